@@ -54,8 +54,10 @@ class Settings(BaseSettings):
     # Answer
     answer_max_sentences: int = 3
     max_question_chars: int = 2000  # longer questions are truncated with a notice
-    # Abstention: below this calibrated evidence score the assistant says the documents do not cover it.
-    abstain_threshold: float = 0.0  # set by calibration on the dev set; see README
+    # Abstention (bot/evidence.py), calibrated on the dev set; see README "Abstention".
+    abstain_min_dense: float = 0.0  # best question-passage cosine below this: abstain
+    abstain_min_lexical: float = 0.0  # share of question words found in the top passages below this...
+    abstain_confident_dense: float = 1.0  # ...abstains unless the cosine is at least this
 
     # LLM (optional; extractive answers when unset)
     llm_base_url: str = ""

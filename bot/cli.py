@@ -1,0 +1,181 @@
+"""Command line: python -m bot {ingest, search, ask, eval}.
+
+`search` and `ask` take the question as an argument, or `-` to read one question per line from stdin (one
+model load for all of them); `--json` prints one JSON object per question, one per line, for pipes.
+Errors a user can cause print a one-line message and exit non-zero (2 for bad input), never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.core import BadQuestion, BotError
+
+EXIT_BAD_INPUT = 2
+
+
+def _questions(arg: str) -> Iterator[str]:
+    if arg != "-":
+        yield arg
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def _settings(args: argparse.Namespace):
+    from bot.settings import Settings
+
+    overrides = {}
+    if getattr(args, "index", None):
+        overrides["index_dir"] = Path(args.index)
+    if getattr(args, "docs", None):
+        overrides["docs_dir"] = Path(args.docs)
+    if getattr(args, "preset", None):
+        overrides["preset"] = args.preset
+    return Settings(**overrides)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from bot.ingest import ingest
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or None
+    for p in paths or []:
+        if not p.exists():
+            print(f"error: {p} does not exist", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    report = ingest(settings, paths, rebuild=args.rebuild, progress=sys.stderr.isatty() or args.progress)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"documents": [d.__dict__ for d in report.documents], "passages": report.passages,
+                          "embedded": report.embedded, "seconds": round(report.seconds, 3),
+                          "up_to_date": report.up_to_date, "warnings": report.warnings}, ensure_ascii=False))
+    else:
+        print(report.summary())
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    from bot.core import Assistant
+
+    return Assistant.load(_settings(args))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    assistant = _load(args)
+    status = 0
+    for question in _questions(args.question):
+        try:
+            results = assistant.search_results(question, args.k)
+        except BadQuestion as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        if args.json:
+            print(json.dumps({"question": question, "results": [r.model_dump(exclude={"passage_id"}) for r in results]},
+                             ensure_ascii=False), flush=True)
+        else:
+            print(f"? {question}")
+            for i, r in enumerate(results, 1):
+                where = " › ".join(x for x in (r.title, r.section) if x)
+                print(f"  {i}. [{r.score:.4f}] {r.doc_id} {where}\n     {r.text}")
+    return status
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = _load(args)
+    status = 0
+    for question in _questions(args.question):
+        try:
+            if args.json:
+                answer = assistant.ask(question)
+                print(json.dumps(_answer_json(answer), ensure_ascii=False), flush=True)
+                continue
+            answer = None
+            for event in assistant.stream(question):
+                if event.kind == "delta":
+                    print(event.text, end="", flush=True)
+                else:
+                    answer = event.answer
+            print()
+            for c in answer.citations if answer else []:
+                where = " › ".join(x for x in (c.title, c.section) if x)
+                print(f"[{c.n}] {c.doc_id} {where}\n    {c.text}")
+        except BadQuestion as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+    return status
+
+
+def _answer_json(answer) -> dict:
+    data = answer.model_dump(include={"question", "language", "answer", "abstained", "timings_ms"})
+    data["citations"] = [c.model_dump(include={"n", "doc_id", "title", "section", "text", "quote", "score"})
+                         for c in answer.citations]
+    if answer.answerer != "extractive" or answer.fallback_reason:
+        data["answerer"], data["fallback_reason"] = answer.answerer, answer.fallback_reason
+    return data
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluate import evaluate, format_report
+
+    assistant = _load(args)
+    report = evaluate(assistant, Path(args.file))
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Borrower-rights assistant (retrieval QA, cited).")
+    parser.add_argument("--index", help="index directory (default: index/ or BOT_INDEX_DIR)")
+    parser.add_argument("--preset", help="named settings preset (see bot/settings.py)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="build or refresh the index from documents")
+    p.add_argument("paths", nargs="*", help="files or folders to index (default: docs/)")
+    p.add_argument("--docs", help="documents folder (default: docs/)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="show the passages retrieved for a question")
+    p.add_argument("question", help="the question, or - to read one per line from stdin")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question", help="the question, or - to read one per line from stdin")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="retrieval and abstention metrics on a question file")
+    p.add_argument("file", help="JSONL question file (format of shared/eval)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
+        print("error: -k must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `| head` closed the pipe: not an error
+        return 0

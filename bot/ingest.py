@@ -1,0 +1,215 @@
+"""Ingest: documents in `docs/` -> cleaned passages -> embeddings -> a new index version.
+
+Incremental by content hash: unchanged documents keep their passages and vectors from the current version
+(no embedding at all when nothing changed); changed or added documents are re-read, cleaned and embedded;
+removed ones drop out. The pipeline version is part of the hash key, so a change to cleaning or splitting
+rebuilds everything.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from bot import index as index_store
+from bot.clean import clean
+from bot.core import IndexNotReady
+from bot.crosslingual import build_lexicon
+from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
+from bot.lexical import tokenize
+from bot.passages import split_passages
+from bot.readers import UnsupportedDocument, discover, read_text
+from bot.settings import Settings
+from bot.types import Passage
+
+log = logging.getLogger(__name__)
+
+PIPELINE_VERSION = "1"  # bump when cleaning, splitting or tokenisation changes: forces a full rebuild
+
+
+@dataclass
+class DocumentReport:
+    doc_id: str
+    source: str
+    status: str  # "unchanged", "added", "changed", "skipped"
+    passages: int = 0
+    removed: dict[str, int] = field(default_factory=dict)
+    warning: str = ""
+
+
+@dataclass
+class IngestReport:
+    documents: list[DocumentReport]
+    removed_documents: list[str]
+    passages: int
+    embedded: int
+    seconds: float
+    index_path: str
+    up_to_date: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = []
+        for d in self.documents:
+            removed = ", ".join(f"{k} {v}" for k, v in sorted(d.removed.items()) if v) or "nothing"
+            if d.status == "skipped":
+                lines.append(f"  skipped   {d.source}: {d.warning}")
+            else:
+                lines.append(f"  {d.status:<9} {d.source}: {d.passages} passages; removed: {removed}")
+        for doc_id in self.removed_documents:
+            lines.append(f"  removed   {doc_id}")
+        state = "index up to date, nothing to embed" if self.up_to_date else f"index written to {self.index_path}"
+        rate = f", {self.embedded / self.seconds:.0f} passages/s" if self.embedded and self.seconds else ""
+        lines.append(
+            f"{len([d for d in self.documents if d.status != 'skipped'])} documents, {self.passages} passages, "
+            f"{self.embedded} embedded in {self.seconds:.1f} s{rate}; {state}"
+        )
+        return "\n".join(lines)
+
+
+def doc_id_for(path: Path, root: Path | None) -> str:
+    """Stable id from the file name (path below the docs dir, without suffix): survives re-ingest."""
+    try:
+        rel = path.resolve().relative_to(root.resolve()) if root else Path(path.name)
+    except ValueError:
+        rel = Path(path.name)
+    return rel.with_suffix("").as_posix()
+
+
+def _content_hash(data: bytes) -> str:
+    return hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + data).hexdigest()
+
+
+def ingest(
+    settings: Settings,
+    paths: list[Path] | None = None,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    embeddings: EmbeddingBackend | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    root = settings.docs_dir
+    files, warnings = discover(paths or [root])
+    previous = None
+    if not rebuild:
+        try:
+            previous = index_store.load(settings.index_dir)
+        except IndexNotReady:
+            previous = None
+
+    # Which documents changed? Hash raw bytes only: an unchanged corpus is not even parsed.
+    wanted: dict[str, tuple[Path, str]] = {}
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            warnings.append(f"{path}: cannot read ({exc.strerror})")
+            continue
+        wanted[doc_id_for(path, root)] = (path, _content_hash(data))
+
+    old_docs: dict[str, dict] = previous.manifest.get("documents", {}) if previous else {}
+    # Vectors can be reused only when they come from the model that would embed now.
+    current_model = embeddings.model_id if embeddings else expected_model_id(settings)
+    reusable = previous is not None and previous.model_id == current_model
+    unchanged = {d for d, (_, h) in wanted.items() if reusable and old_docs.get(d, {}).get("sha256") == h}
+    removed_docs = sorted(set(old_docs) - set(wanted))
+    if reusable and len(unchanged) == len(wanted) and not removed_docs and not rebuild:
+        reports = [_unchanged_report(d, old_docs[d]) for d in sorted(wanted)]
+        warnings += [r.warning for r in reports if r.warning]
+        return IngestReport(reports, [], len(previous.passages), 0, time.perf_counter() - started,
+                            str(previous.path), True, warnings)
+
+    embeddings = embeddings or load_embeddings(settings)
+    passages: list[Passage] = []
+    tokens: list[list[str]] = []
+    vectors: list[np.ndarray] = []
+    documents: dict[str, dict] = {}
+    reports: list[DocumentReport] = []
+    to_embed: list[int] = []  # rows of `passages` that need new vectors
+    previous_rows: dict[str, list[int]] = {}
+    for row, passage in enumerate(previous.passages if previous else []):
+        previous_rows.setdefault(passage.doc_id, []).append(row)
+
+    for doc_id in sorted(wanted):
+        path, sha = wanted[doc_id]
+        source = _relative_source(path, root)
+        if doc_id in unchanged:
+            documents[doc_id] = old_docs[doc_id]
+            reports.append(_unchanged_report(doc_id, old_docs[doc_id]))
+            if old_docs[doc_id].get("skipped"):
+                warnings.append(old_docs[doc_id]["skipped"])
+                continue
+            rows = previous_rows.get(doc_id, [])
+            passages.extend(previous.passages[i] for i in rows)
+            tokens.extend(previous.tokens[i] for i in rows)
+            vectors.append(previous.vectors_of(rows))
+            continue
+        try:
+            cleaned = clean(read_text(path))
+        except UnsupportedDocument as exc:
+            warnings.append(str(exc))
+            reports.append(DocumentReport(doc_id, source, "skipped", warning=str(exc)))
+            # Remembered with its hash, so an unchanged bad file does not force a rebuild on every run.
+            documents[doc_id] = {"source": source, "sha256": sha, "passages": 0, "skipped": str(exc)}
+            continue
+        doc_passages = split_passages(doc_id, cleaned.title or doc_id, cleaned.text, source)
+        if not doc_passages:
+            message = f"{source}: no text passages after cleaning; skipped"
+            warnings.append(message)
+            reports.append(DocumentReport(doc_id, source, "skipped", warning=message))
+            documents[doc_id] = {"source": source, "sha256": sha, "passages": 0, "skipped": message}
+            continue
+        status = "changed" if doc_id in old_docs else "added"
+        removed = {k: int(v) for k, v in cleaned.removed.items()}
+        first = len(passages)
+        passages.extend(doc_passages)
+        tokens.extend(tokenize(_retrieval_text(p)) for p in doc_passages)
+        to_embed.extend(range(first, len(passages)))
+        vectors.append(np.zeros((len(doc_passages), embeddings.dimension), dtype=np.float32))
+        documents[doc_id] = {"source": source, "sha256": sha, "passages": len(doc_passages), "removed": removed,
+                             "title": cleaned.title}
+        reports.append(DocumentReport(doc_id, source, status, len(doc_passages), removed))
+
+    matrix = np.vstack(vectors) if vectors else np.zeros((0, embeddings.dimension), dtype=np.float32)
+    batch = max(1, settings.embed_batch_size)
+    with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not progress or not to_embed) as bar:
+        for i in range(0, len(to_embed), batch):
+            rows = to_embed[i : i + batch]
+            matrix[rows] = embeddings.embed_passages_array([_retrieval_text(passages[r]) for r in rows])
+            bar.update(len(rows))
+
+    vocabulary = {t for toks in tokens for t in toks}
+    manifest = {
+        "embedding": {"backend": settings.embedding_backend, "model_id": embeddings.model_id,
+                      "dimension": embeddings.dimension},
+        "pipeline_version": PIPELINE_VERSION,
+        "documents": documents,
+    }
+    path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, build_lexicon(vocabulary))
+    return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
+                        str(path), False, warnings)
+
+
+def _retrieval_text(passage: Passage) -> str:
+    """What gets embedded and BM25-indexed: the heading path gives a short paragraph its topic."""
+    return f"{passage.section}\n{passage.text}" if passage.section else passage.text
+
+
+def _relative_source(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _unchanged_report(doc_id: str, entry: dict) -> DocumentReport:
+    if entry.get("skipped"):
+        return DocumentReport(doc_id, entry["source"], "skipped", warning=entry["skipped"])
+    return DocumentReport(doc_id, entry["source"], "unchanged", entry["passages"], entry.get("removed", {}))

@@ -1,0 +1,88 @@
+"""Split a cleaned document into citable passages, each carrying its heading path.
+
+Input: cleaned text with one heading or paragraph per line (bot.clean guarantees that). Output: Passage
+objects for paragraphs and list items — never a bare heading — with the path of headings above them
+("三、中原消費金融催收的方式 › 3.3 上門催收"), used both as metadata and as retrieval context.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from bot.types import Passage
+
+# "一、", "二、" ... chapter headings; "1.1 ", "2.1.1 " numbered section headings.
+_CHAPTER = re.compile(r"^[一二三四五六七八九十百]+[、.．]\s*\S")
+_NUMBERED = re.compile(r"^(\d+(?:[.．]\d+)+)[.．]?\s*(\S.*)$")
+# A list item: "1. text", "1、text", "(1) text" — a paragraph, not a heading.
+_LIST_ITEM = re.compile(r"^(?:\d+[.．、)]|[((]\d+[))])\s*\S")
+_SENTENCE_END = re.compile(r"[。!?!?;;…]$|[。!?!?]")
+MAX_PASSAGE_CHARS = 320  # longer paragraphs are split at sentence ends: a citation should point at a few sentences
+_SENTENCE_SPLIT = re.compile(r"(?<=[。!?!?;;])")
+
+
+def heading_level(line: str) -> int | None:
+    """1 for chapter headings, 2+ for numbered sub-sections, 1 for short unpunctuated lines; None for text."""
+    if _CHAPTER.match(line) and len(line) <= 40 and not _SENTENCE_END.search(line):
+        return 1
+    numbered = _NUMBERED.match(line)
+    if numbered and len(line) <= 40 and not _SENTENCE_END.search(line):
+        return numbered.group(1).replace("．", ".").count(".") + 1
+    if _LIST_ITEM.match(line):
+        return None
+    # Short line without sentence punctuation (e.g. "小編總結", a Markdown heading): a heading.
+    if len(line) <= 24 and not re.search(r"[,,。!?!?;;::、]", line):
+        return 1
+    return None
+
+
+def split_passages(doc_id: str, title: str, text: str, source: str) -> list[Passage]:
+    passages: list[Passage] = []
+    path: list[tuple[int, str]] = []  # (level, heading) stack
+    offset = 0
+    for raw_line in text.split("\n"):
+        line_start = offset
+        offset += len(raw_line) + 1
+        line = raw_line.strip()
+        if not line:
+            continue
+        start = line_start + raw_line.index(line)
+        if line == title and not passages and not path:
+            continue  # the title itself is metadata, not a passage
+        level = heading_level(line)
+        if level is not None:
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, line))
+            continue
+        section = " › ".join(h for _, h in path)
+        for piece_start, piece in _pieces(line, start):
+            passages.append(
+                Passage(
+                    id=f"{doc_id}:{len(passages)}",
+                    doc_id=doc_id,
+                    title=title,
+                    section=section,
+                    text=piece,
+                    start=piece_start,
+                    end=piece_start + len(piece),
+                    source=source,
+                )
+            )
+    return passages
+
+
+def _pieces(line: str, start: int) -> Iterator[tuple[int, str]]:
+    """The paragraph itself, or consecutive groups of its sentences when it is too long to cite precisely."""
+    if len(line) <= MAX_PASSAGE_CHARS:
+        yield start, line
+        return
+    group, group_start, pos = "", start, start
+    for sentence in (s for s in _SENTENCE_SPLIT.split(line) if s):
+        if group and len(group) + len(sentence) > MAX_PASSAGE_CHARS:
+            yield group_start, group
+            group, group_start = "", pos
+        group += sentence
+        pos += len(sentence)
+    if group:
+        yield group_start, group
