@@ -2,7 +2,7 @@
 
 English questions over Chinese documents: the question is embedded as it is (the model is multilingual),
 and it is also expanded into the corpus' own Chinese words through a bilingual lexicon (bot.crosslingual);
-those words drive BM25 and a second dense query. An LLM, when configured, can add a translated query
+those words drive BM25. Chinese questions get their colloquial words mapped to the documents' (bot.thesaurus). An LLM, when configured, can add a translated query
 (`extra_queries`), which is fused the same way.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bot.index import StoredIndex
 from bot.language import detect, normalize_for_match
 from bot.lexical import LexicalIndex, idf_table, tokenize
 from bot.settings import Settings
+from bot.thesaurus import Thesaurus
 from bot.types import Hit, Language
 
 
@@ -28,11 +29,14 @@ class HybridRetriever:
     def __init__(self, stored: StoredIndex, embeddings: EmbeddingBackend, settings: Settings) -> None:
         self.passages = stored.passages
         self.vectors = stored.vectors
+        # Exact cosines for the fused candidates (n x d float32: 30 MB for 20,000 passages).
+        self.matrix = stored.vectors.reconstruct_n(0, stored.vectors.ntotal) if stored.vectors.ntotal else np.zeros((0, stored.vectors.d), dtype=np.float32)
         self.embeddings = embeddings
         self.settings = settings
         self.lexical = LexicalIndex(stored.tokens)
         self.idf = idf_table(stored.tokens)
         self.expander = EnglishExpander(stored.lexicon)
+        self.thesaurus = Thesaurus.load(self.lexical.vocabulary)
         # Passages with identical text (a paragraph repeated in a document) are returned once.
         self._dedup_key = [normalize_for_match(p.text) for p in self.passages]
 
@@ -40,58 +44,54 @@ class HybridRetriever:
         """The Chinese words BM25 looks for: the question's own, or its expansion for English."""
         if language == "en":
             return self.expander.expand(question)
-        return tokenize(question)
+        own = tokenize(question)
+        # The question's own words count twice: the thesaurus words only help find the same topic.
+        return own * self.settings.own_words_weight + [w for w in self.thesaurus.expand(question) if w not in own]
 
     def search(
         self, question: str, k: int = 5, language: Language | None = None, extra_queries: Sequence[str] = ()
     ) -> list[Hit]:
+        """Best `k` passages: score = cosine + lexical_weight * BM25 / best BM25, over the union of candidates.
+
+        A convex combination of scores, not of ranks: measured on the dev set it ranks better than reciprocal
+        rank fusion (README, "Retrieval"), because a confident BM25 match on a specific word is not diluted
+        by a flat dense ranking, and vice versa.
+        """
         if not self.passages:
             return []
         language = language or detect(question)
         n = len(self.passages)
-        dense_n = min(self.settings.dense_candidates, n)
-        lexical_n = min(self.settings.lexical_candidates, n)
-
-        dense_queries = [question]
         terms = self.query_terms(question, language)
-        if language == "en" and terms:
-            dense_queries.append(" ".join(terms))
-        lexical_queries = [terms]
-        for extra in extra_queries:
-            dense_queries.append(extra)
-            lexical_queries.append(tokenize(extra))
+        dense_queries = [question, *extra_queries]
+        lexical_queries = [terms, *(tokenize(q) for q in extra_queries)]
 
-        rankings: list[np.ndarray] = []
-        best_cosine = np.full(n, -1.0, dtype=np.float32)
+        # Dense: the vector index proposes candidates; exact cosines for every candidate come from the matrix.
         query_vectors = np.vstack([self.embeddings.embed_query_array(q) for q in dense_queries])
-        cosines, rows = self.vectors.search(query_vectors, dense_n)
-        for q_rows, q_cos in zip(rows, cosines):
-            valid = q_rows >= 0
-            rankings.append(q_rows[valid])
-            np.maximum.at(best_cosine, q_rows[valid], q_cos[valid])
-        # The original question's cosine is the one that says how well the documents cover it.
-        question_cosine = np.full(n, np.nan, dtype=np.float32)
-        question_cosine[rows[0][rows[0] >= 0]] = cosines[0][rows[0] >= 0]
+        _, rows = self.vectors.search(query_vectors, min(self.settings.dense_candidates, n))
+        candidates = set(rows[rows >= 0].tolist())
 
         bm25 = np.zeros(n, dtype=np.float32)
         for query_tokens in lexical_queries:
-            if not query_tokens:
-                continue
-            scores = self.lexical.scores(query_tokens)
-            bm25 = np.maximum(bm25, scores)
-            top = np.argsort(-scores, kind="stable")[:lexical_n]
-            rankings.append(top[scores[top] > 0])
+            if query_tokens:
+                bm25 = np.maximum(bm25, self.lexical.scores(query_tokens))
+        if bm25.max() > 0:
+            top = np.argpartition(-bm25, min(self.settings.lexical_candidates, n) - 1)[: self.settings.lexical_candidates]
+            candidates.update(int(r) for r in top if bm25[r] > 0)
 
-        fused = np.zeros(n, dtype=np.float64)
-        for ranking in rankings:
-            fused[ranking] += 1.0 / (self.settings.rrf_k + 1 + np.arange(len(ranking)))
+        cand = np.fromiter(candidates, dtype=np.int64)
+        cosine = self.matrix[cand] @ query_vectors.T  # (candidates, queries)
+        question_cosine = cosine[:, 0]
+        best_cosine = cosine.max(axis=1)
+        lexical = bm25[cand] / bm25.max() if bm25.max() > 0 else np.zeros(len(cand), dtype=np.float32)
+        fused = best_cosine + self.settings.lexical_weight * lexical
         order = np.argsort(-fused, kind="stable")
 
         hits: list[Hit] = []
         seen: set[str] = set()
-        for row in order:
-            if fused[row] <= 0 or len(hits) >= k:
+        for i in order:
+            if len(hits) >= k:
                 break
+            row = int(cand[i])
             key = self._dedup_key[row]
             if key in seen:
                 continue
@@ -99,8 +99,8 @@ class HybridRetriever:
             hits.append(
                 Hit(
                     passage=self.passages[row],
-                    score=float(fused[row]),
-                    dense_score=None if np.isnan(question_cosine[row]) else float(question_cosine[row]),
+                    score=float(fused[i]),
+                    dense_score=float(question_cosine[i]),
                     lexical_score=float(bm25[row]) if bm25[row] > 0 else None,
                 )
             )

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     top_k: int = 5
     dense_candidates: int = 30
     lexical_candidates: int = 30
-    rrf_k: int = 60
+    # Fusion: cosine + lexical_weight * BM25/best BM25 (calibrated on the dev set; README "Retrieval").
+    lexical_weight: float = 0.3
+    own_words_weight: int = 2  # BM25 weight of a Chinese question's own words vs its thesaurus words
 
     # Answer
     answer_max_sentences: int = 3
