@@ -1,60 +1,102 @@
 """Does the retrieved evidence cover the question? If not, the assistant abstains instead of guessing.
 
-Two signals, both cheap (computed from what retrieval already did):
+Signals, all cheap (no model call beyond what retrieval did):
+- topic words the documents never use: a Chinese question whose nouns include a word absent from the
+  whole corpus (民间借贷 "利率上限", "同事") asks about something the documents do not discuss — unless
+  the colloquial thesaurus explains the word (坏处 -> 负面影响). For English, the share of the question's
+  content words that the bilingual lexicon cannot map to any corpus word plays the same role.
 - dense: cosine similarity between the question and the best passage (multilingual e5);
-- lexical: the share of the question's content words (IDF-weighted, Simplified) that the best passages
-  contain. A question about something the documents never mention ("利率上限", "同事") leaves its most
-  specific words unmatched.
-Thresholds are calibrated on the dev set (see README, "Abstention"); they are settings, not constants.
+- lexical: whether BM25 found anything at all;
+- quantities: a question asking "how many / how much / how long" (几次, 多少, 多久) is answered only by a
+  passage that states a number; documents without one cannot answer it, however on-topic they are.
+Thresholds are settings, calibrated on the dev set (README, "Abstention").
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot.lexical import idf_table, tokenize
+import re
+
+import rjieba
+
+from bot.crosslingual import content_lemmas
+from bot.language import to_simplified
 from bot.types import Hit, Language
+
+# Nouns that say nothing about the topic ("什么意思", "这种情况").
+_GENERIC_NOUNS = frozenset(
+    "意思 情况 问题 时候 东西 办法 方面 方法 地方 事情 事儿 原因 结果 程度 人家 大家 别人 本人 我们 你们 他们 "
+    "有关 相关 关系 什么样".split()
+)
+_NOUN_TAGS = ("n", "vn", "nz", "nt", "ns", "nr")
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|often|soon|late)\b|\bwhat (?:percentage|amount|number)\b|\bmaximum\b|\blimit\b"
+    r"|多少|几次|几天|几个|多久|多长时间|多长|几年|几月|上限|最多|最高|次数",
+    re.IGNORECASE,
+)
+_STATES_QUANTITY = re.compile(r"\d|[一二三四五六七八九十两百千万][次天日年月个%]|百分之")
 
 
 @dataclass
 class Coverage:
     dense: float  # best question-passage cosine among the hits
-    lexical: float  # IDF share of question words found in the top passages (0..1); -1 when not measurable
-    missing: list[str]  # question words absent from the whole corpus
+    lexical: float  # best BM25 score among the hits (0 when no question word occurs in them)
+    unknown: list[str] = field(default_factory=list)  # topic words the corpus does not cover
+    unknown_share: float = 0.0  # for English: share of content words with no corpus word in the lexicon
 
 
 class EvidenceGate:
     def __init__(self, retriever, settings) -> None:
         self.retriever = retriever
         self.settings = settings
-        self.idf = retriever.idf
         self.vocabulary = retriever.lexical.vocabulary
+        self.lexicon = retriever.expander_lexicon
 
     def coverage(self, question: str, language: Language, hits: Sequence[Hit]) -> Coverage:
         dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-        terms = set(self.retriever.query_terms(question, language)) if language != "en" else set()
-        if not terms:
-            return Coverage(dense, -1.0, [])
-        top_words: set[str] = set()
-        for hit in hits[:3]:
-            top_words |= set(tokenize(hit.passage.section + " " + hit.passage.text))
-        unseen = self._unseen_weight()
-        total = sum(self.idf.get(t, unseen) for t in terms)
-        found = sum(self.idf.get(t, unseen) for t in terms & top_words)
-        missing = sorted(t for t in terms if t not in self.vocabulary)
-        return Coverage(dense, found / total if total else -1.0, missing)
+        lexical = max((h.lexical_score or 0.0 for h in hits), default=0.0)
+        if language == "en":
+            lemmas = content_lemmas(question)
+            unknown = [w for w in lemmas if not self.lexicon.get(w)]
+            return Coverage(dense, lexical, unknown, len(unknown) / len(lemmas) if lemmas else 1.0)
+        return Coverage(dense, lexical, self._unknown_chinese_topics(question))
 
     def covered(self, question: str, language: Language, hits: Sequence[Hit]) -> bool:
         if not hits:
             return False
         c = self.coverage(question, language, hits)
         s = self.settings
-        if c.dense < s.abstain_min_dense:
+        if c.lexical <= 0 or c.dense < s.abstain_min_dense:
             return False
-        if c.lexical >= 0 and c.lexical < s.abstain_min_lexical and c.dense < s.abstain_confident_dense:
+        if _ASKS_QUANTITY.search(to_simplified(question)) and not any(
+            _STATES_QUANTITY.search(h.passage.text) for h in hits[:3]
+        ):
             return False
-        return True
+        if language == "en":
+            return c.unknown_share <= s.abstain_max_unknown_share_en
+        return not c.unknown
 
-    def _unseen_weight(self) -> float:
-        # A word the corpus never uses is at least as telling as its rarest word.
-        return max(self.idf.values(), default=1.0)
+    def _unknown_chinese_topics(self, question: str) -> list[str]:
+        text = to_simplified(question)
+        explained = self.retriever.thesaurus.triggers_in(text)
+        unknown = []
+        for word, tag in rjieba.tag(text):
+            if len(word) < 2 or not tag.startswith(_NOUN_TAGS) or word in _GENERIC_NOUNS:
+                continue
+            if self._known(word) or any(word in t or t in word for t in explained):
+                continue
+            unknown.append(word)
+        return unknown
+
+    def _known(self, word: str) -> bool:
+        """In the corpus, or made of corpus words (催收员 contains 催收... no: needs a 2+ char corpus word
+        covering all but one character, so a new compound of known words counts as known)."""
+        if word in self.vocabulary:
+            return True
+        covered = [False] * len(word)
+        for i in range(len(word)):
+            for j in range(i + 2, len(word) + 1):
+                if word[i:j] in self.vocabulary:
+                    covered[i:j] = [True] * (j - i)
+        return sum(not c for c in covered) <= 1 and len(word) > 2

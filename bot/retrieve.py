@@ -36,6 +36,7 @@ class HybridRetriever:
         self.lexical = LexicalIndex(stored.tokens)
         self.idf = idf_table(stored.tokens)
         self.expander = EnglishExpander(stored.lexicon)
+        self.expander_lexicon = stored.lexicon
         self.thesaurus = Thesaurus.load(self.lexical.vocabulary)
         # Passages with identical text (a paragraph repeated in a document) are returned once.
         self._dedup_key = [normalize_for_match(p.text) for p in self.passages]

@@ -57,9 +57,8 @@ class Settings(BaseSettings):
     answer_max_sentences: int = 3
     max_question_chars: int = 2000  # longer questions are truncated with a notice
     # Abstention (bot/evidence.py), calibrated on the dev set; see README "Abstention".
-    abstain_min_dense: float = 0.0  # best question-passage cosine below this: abstain
-    abstain_min_lexical: float = 0.0  # share of question words found in the top passages below this...
-    abstain_confident_dense: float = 1.0  # ...abstains unless the cosine is at least this
+    abstain_min_dense: float = 0.75  # best question-passage cosine below this: abstain
+    abstain_max_unknown_share_en: float = 0.5  # English: abstain when more content words than this are unmapped
 
     # LLM (optional; extractive answers when unset)
     llm_base_url: str = ""

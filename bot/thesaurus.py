@@ -41,3 +41,8 @@ class Thesaurus:
             if trigger in text:
                 out.extend(w for w in words if w not in out)
         return out
+
+    def triggers_in(self, question: str) -> list[str]:
+        """The triggers that match `question` (Simplified): words the thesaurus can explain."""
+        text = to_simplified(question)
+        return [trigger for trigger, _ in self.entries if trigger in text]
