@@ -82,8 +82,15 @@ def doc_id_for(path: Path, root: Path | None) -> str:
     return rel.with_suffix("").as_posix()
 
 
-def _content_hash(data: bytes) -> str:
-    return hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + data).hexdigest()
+def _pipeline_fingerprint() -> bytes:
+    """What besides a document's bytes decides its index entries: code version and the glossary data."""
+    from bot.crosslingual import GLOSSARY_PATH
+
+    return PIPELINE_VERSION.encode() + b"\0" + hashlib.sha256(GLOSSARY_PATH.read_bytes()).digest()
+
+
+def _content_hash(data: bytes, fingerprint: bytes) -> str:
+    return hashlib.sha256(fingerprint + b"\0" + data).hexdigest()
 
 
 def ingest(
@@ -106,13 +113,14 @@ def ingest(
 
     # Which documents changed? Hash raw bytes only: an unchanged corpus is not even parsed.
     wanted: dict[str, tuple[Path, str]] = {}
+    fingerprint = _pipeline_fingerprint()
     for path in files:
         try:
             data = path.read_bytes()
         except OSError as exc:
             warnings.append(f"{path}: cannot read ({exc.strerror})")
             continue
-        wanted[doc_id_for(path, root)] = (path, _content_hash(data))
+        wanted[doc_id_for(path, root)] = (path, _content_hash(data, fingerprint))
 
     old_docs: dict[str, dict] = previous.manifest.get("documents", {}) if previous else {}
     # Vectors can be reused only when they come from the model that would embed now.
