@@ -1,0 +1,84 @@
+"""Run the web app: Gradio chat at /, JSON API under /api, /healthz, /widget.js, /demo.
+
+    python app.py [--host H] [--port P]
+
+Defaults come from settings (host 127.0.0.1, port 7860; env BOT_HOST / BOT_PORT). At start-up the index is
+built or refreshed first (`ingest`), then loaded. Offline: no analytics, no CDN, no external requests.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+
+log = logging.getLogger("app")
+
+
+class _StripQuery(logging.Filter):
+    """Access-log lines without query strings: GET /api/search?q=... must not write the question anywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], re.sub(r"\?.*", "", args[2]), *args[3:])
+        return True
+
+
+def build(settings=None, *, skip_ingest: bool = False):
+    """Ingest (unless skipped), load the assistant and return the FastAPI app."""
+    from bot.core import Assistant
+    from bot.serve import create_app
+    from bot.settings import get_settings
+
+    settings = settings or get_settings()
+    if not skip_ingest:
+        from bot.ingest import ingest
+
+        report = ingest(settings)
+        log.info("index: %s", report.summary() if hasattr(report, "summary") else report)
+    assistant = Assistant.load(settings)
+    return create_app(assistant, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.core import BotError
+    from bot.settings import get_settings
+
+    parser = argparse.ArgumentParser(description="Borrower-rights assistant: web chat, HTTP API and widget")
+    parser.add_argument("--host", help="interface to listen on (default: settings host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: settings port, 7860)")
+    parser.add_argument("--skip-ingest", action="store_true", help="do not build/refresh the index at start-up")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    overrides = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    settings = get_settings(**overrides)
+    try:
+        app = build(settings, skip_ingest=args.skip_ingest)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    logging.getLogger("uvicorn.access").addFilter(_StripQuery())
+    print(f"Serving on http://{settings.host}:{settings.port}/  (API /api, widget /widget.js, demo /demo)",
+          flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower(),
+                access_log=True, log_config=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
