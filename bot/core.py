@@ -13,6 +13,7 @@ LLM answerer replaces the extractive one without touching retrieval.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,9 @@ class Assistant:
             from bot.llm import make_llm_components
 
             self.answerer, self.rewriter = make_llm_components(settings, self.extractive, self.similarity)
+
+        self._row_of_text = {p.text: i for i, p in enumerate(stored.passages)}
+        self._sentence_vector = lru_cache(maxsize=512)(embeddings.embed_query_array)
 
         # The pipeline as an LCEL chain; each step reads and extends one dict.
         self.retrieval_chain = (
@@ -121,11 +125,18 @@ class Assistant:
                         + "\n" + answer.answer
             yield event
 
-    def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two texts (multilingual: works between an English and a Chinese text)."""
-        va = self.embeddings.embed_query_array(a)
-        vb = self.embeddings.embed_passages_array([b])[0]
-        return float(va @ vb)
+    def similarity(self, sentence: str, passage_text: str) -> float:
+        """Cosine between a sentence (query side) and a passage (multilingual: an English sentence vs Chinese).
+
+        Used by the LLM answerer to check that a cited passage supports a sentence. Indexed passages reuse
+        their stored vectors; sentence vectors are memoised, since one answer checks a sentence repeatedly.
+        """
+        row = self._row_of_text.get(passage_text)
+        if row is not None:
+            passage_vector = self.retriever.matrix[row]
+        else:
+            passage_vector = self.embeddings.embed_passages_array([passage_text])[0]
+        return float(self._sentence_vector(sentence) @ passage_vector)
 
     def health(self) -> dict[str, Any]:
         docs = [d for d in self.stored.manifest.get("documents", {}).values() if not d.get("skipped")]

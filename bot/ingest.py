@@ -30,7 +30,7 @@ from bot.types import Passage
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = "1"  # bump when cleaning, splitting or tokenisation changes: forces a full rebuild
+PIPELINE_VERSION = "2"  # bump when cleaning, splitting or tokenisation changes: forces a full rebuild
 
 
 @dataclass

@@ -18,7 +18,7 @@ _S2T = opencc.OpenCC("s2t")
 _S2TW = opencc.OpenCC("s2tw")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
 def to_simplified(text: str) -> str:
@@ -31,9 +31,9 @@ def to_traditional(text: str) -> str:
 
 def detect(text: str) -> Language:
     cjk = len(_CJK.findall(text))
-    latin = len(_LATIN.findall(text))
-    # A Chinese question may carry a few Latin letters (APP, QQ); an English one rarely carries CJK.
-    if cjk == 0 or latin > 4 * cjk:
+    words = len(_LATIN_WORD.findall(text))
+    # A Chinese question may carry a Latin word or two (APP, QQ); an English one may quote a Chinese term.
+    if cjk == 0 or (words >= 3 and 1.5 * words >= cjk):
         return "en"
     simplified = _T2S.convert(text)
     traditional = _S2T.convert(text)

@@ -47,8 +47,8 @@ def split_passages(doc_id: str, title: str, text: str, source: str) -> list[Pass
         if not line:
             continue
         start = line_start + raw_line.index(line)
-        if line == title and not passages and not path:
-            continue  # the title itself is metadata, not a passage
+        if line == title and not passages and not path and heading_level(line) is not None:
+            continue  # the title itself is metadata, not a passage (unless it is the only paragraph there is)
         level = heading_level(line)
         if level is not None:
             while path and path[-1][0] >= level:
