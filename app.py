@@ -46,6 +46,12 @@ def build(settings=None, *, skip_ingest: bool = False):
     return create_app(assistant, settings)
 
 
+def worker_app():
+    """App factory for `--workers N` (each uvicorn worker process loads its own assistant; ingest ran once)."""
+    logging.getLogger("uvicorn.access").addFilter(_StripQuery())
+    return build(skip_ingest=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     from bot.core import BotError
     from bot.settings import get_settings
@@ -54,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="interface to listen on (default: settings host, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: settings port, 7860)")
     parser.add_argument("--skip-ingest", action="store_true", help="do not build/refresh the index at start-up")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index; default 1)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -64,17 +71,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.port:
         overrides["port"] = args.port
     settings = get_settings(**overrides)
+    import uvicorn
+
+    logging.getLogger("uvicorn.access").addFilter(_StripQuery())
+    banner = f"Serving on http://{settings.host}:{settings.port}/  (API /api, widget /widget.js, demo /demo)"
     try:
+        if args.workers > 1:
+            if not args.skip_ingest:
+                from bot.ingest import ingest
+
+                ingest(settings)
+            from bot.core import Assistant
+
+            Assistant.load(settings)  # fail here, with the advice, rather than in every worker
+            os.environ["BOT_HOST"], os.environ["BOT_PORT"] = settings.host, str(settings.port)
+            print(banner, f"[{args.workers} workers]", flush=True)
+            uvicorn.run("app:worker_app", factory=True, workers=args.workers, host=settings.host,
+                        port=settings.port, log_level=args.log_level.lower(), log_config=None,
+                        app_dir=os.path.dirname(os.path.abspath(__file__)))
+            return 0
         app = build(settings, skip_ingest=args.skip_ingest)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    import uvicorn
-
-    logging.getLogger("uvicorn.access").addFilter(_StripQuery())
-    print(f"Serving on http://{settings.host}:{settings.port}/  (API /api, widget /widget.js, demo /demo)",
-          flush=True)
+    print(banner, flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower(),
                 access_log=True, log_config=None)
     return 0

@@ -45,19 +45,26 @@ def test_widget_cross_origin_streams_and_shows_citations(app_server, host_server
     assert launcher.get_attribute("aria-expanded") == "true"
     assert page.locator(f"{W} .notice").is_visible()
 
-    # Watch the bot bubble grow while the answer streams in.
+    # Record every text the pending bot bubble is given while the answer streams in. Each SSE delta replaces
+    # the bubble's text node, and a MutationRecord keeps the node it added, so no render is missed even when
+    # all the deltas arrive in one network chunk.
     page.evaluate(f"""() => {{
         window.__lengths = [];
         const r = document.querySelector('{W}').shadowRoot;
-        new MutationObserver(() => {{
-            const b = r.querySelector('.msg.bot.pending .body');
-            if (b && b.textContent.length) window.__lengths.push(b.textContent.length);
+        new MutationObserver((records) => {{
+            for (const rec of records) {{
+                const t = rec.target;
+                if (!(t.classList && t.classList.contains('body') && t.parentNode
+                      && t.parentNode.classList.contains('pending'))) continue;
+                for (const n of rec.addedNodes) if (n.nodeType === 3 && n.data.length) window.__lengths.push(n.data.length);
+            }}
         }}).observe(r, {{subtree: true, childList: true, characterData: true}});
     }}""")
     _ask(page, question)
     assert stream_requests and stream_requests[0].method == "POST"
     assert stream_requests[0].url.startswith(api)
-    assert len(page.evaluate("window.__lengths")) >= 2, "answer should be rendered while streaming"
+    lengths = page.evaluate("window.__lengths")
+    assert len(lengths) >= 2 and lengths == sorted(lengths), f"answer should grow delta by delta: {lengths}"
 
     bot = page.locator(f"{W} .msg.bot").last
     assert "[1]" in bot.inner_text()
