@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite, browser tests included (installs Debian's chromium when missing).
+# Extra arguments go to pytest, e.g.: bash scripts/test.sh -k ingest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/install_chromium.sh
+export GRADIO_ANALYTICS_ENABLED=False
+exec .venv/bin/python -m pytest "$@"
