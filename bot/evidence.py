@@ -30,6 +30,9 @@ _GENERIC_NOUNS = frozenset(
     "有关 相关 关系 什么样".split()
 )
 _NOUN_TAGS = ("n", "vn", "nz", "nt", "ns", "nr")
+# Segmentation slips glue a function character onto a neighbour ("逾期后会被" -> 后会/n): a "noun" holding one
+# of these characters is not trusted as a topic word.
+_FUNCTION_CHARS = frozenset("后会的了是在被把给吗呢就都也还又才让要能可去来过着得地么这那和与或及")
 _ASKS_QUANTITY = re.compile(
     r"\bhow (?:many|much|long|often|soon|late)\b|\bwhat (?:percentage|amount|number)\b|\bmaximum\b|\blimit\b"
     r"|多少|几次|几天|几个|多久|多长时间|多长|几年|几月|上限|最多|最高|次数",
@@ -82,7 +85,7 @@ class EvidenceGate:
         explained = self.retriever.thesaurus.triggers_in(text)
         unknown = []
         for word, tag in rjieba.tag(text):
-            if len(word) < 2 or not tag.startswith(_NOUN_TAGS) or word in _GENERIC_NOUNS:
+            if len(word) < 2 or not tag.startswith(_NOUN_TAGS) or word in _GENERIC_NOUNS or _FUNCTION_CHARS & set(word):
                 continue
             if self._known(word) or any(word in t or t in word for t in explained):
                 continue
