@@ -67,7 +67,9 @@ def evaluate(assistant: Assistant, path: Path, k: int = 5) -> dict[str, Any]:
         rank = next((i for i, h in enumerate(hits, 1) if relevant(h.passage.doc_id, h.passage.text, row.get("gold", []))), None)
         per_question.append({
             "id": row.get("id"), "lang": row.get("lang"), "q": row["q"], "unanswerable": bool(row.get("unanswerable")),
-            "rank": rank, "abstained": answer.abstained,
+            "rank": rank, "abstained": answer.abstained, "answerer": answer.answerer,
+            "fallback_reason": answer.fallback_reason, "dropped_sentences": answer.dropped_sentences,
+            "language_match": _language_match(answer), "citations_valid": _citations_valid(answer),
             "top": [f"{h.passage.doc_id[:3]} {h.passage.text[:30]}" for h in hits[:3]],
         })
     answerable = [r for r in per_question if not r["unanswerable"]]
@@ -87,9 +89,45 @@ def evaluate(assistant: Assistant, path: Path, k: int = 5) -> dict[str, Any]:
         "unanswerable": len(unanswerable),
         "abstained_on_unanswerable": sum(r["abstained"] for r in unanswerable),
         "false_abstentions": sum(r["abstained"] for r in answerable),
+        "answers": _answer_stats(per_question),
         "latency_ms": {"p50": round(statistics.median(latencies), 1) if latencies else 0.0,
                        "p95": round(_percentile(latencies, 0.95), 1)},
         "per_question": per_question,
+    }
+
+
+def _answer_body(answer) -> str:
+    """The answer without lead line, markers and notice: what the language check looks at."""
+    lines = [line for line in answer.answer.splitlines() if line.strip() and line.strip() != answer.notice]
+    return re.sub(r"\[\d+\]", "", "\n".join(lines))
+
+
+def _language_match(answer) -> bool | None:
+    """LLM answers only: is the answer written in the question's language? (Extractive quotes are Chinese.)"""
+    if answer.answerer != "llm" or answer.abstained:
+        return None
+    from bot.language import detect
+
+    return detect(_answer_body(answer)) == answer.language
+
+
+def _citations_valid(answer) -> bool:
+    """Every [n] in the answer names a citation, and every citation is used."""
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    return used == {c.n for c in answer.citations}
+
+
+def _answer_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    llm = [r for r in rows if r["answerer"] == "llm"]
+    fallbacks = [r for r in rows if r["fallback_reason"]]
+    checked = [r for r in llm if r["language_match"] is not None]
+    return {
+        "by_answerer": {name: sum(r["answerer"] == name for r in rows) for name in sorted({r["answerer"] for r in rows})},
+        "llm_fallbacks": len(fallbacks),
+        "fallback_reasons": {k: sum(r["fallback_reason"] == k for r in fallbacks) for k in sorted({r["fallback_reason"] for r in fallbacks})},
+        "llm_dropped_sentences": sum(r["dropped_sentences"] for r in rows),
+        "llm_language_match": round(sum(r["language_match"] for r in checked) / len(checked), 3) if checked else None,
+        "citations_valid": round(sum(r["citations_valid"] for r in rows) / len(rows), 3) if rows else None,
     }
 
 
@@ -101,6 +139,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"abstained on {report['abstained_on_unanswerable']}/{report['unanswerable']} unanswerable; "
         f"false abstentions {report['false_abstentions']}/{report['answerable']}",
         f"ask latency (warm): p50 {report['latency_ms']['p50']} ms  p95 {report['latency_ms']['p95']} ms",
+        "answers: {by_answerer}; citations valid {citations_valid}; LLM fallbacks {llm_fallbacks} {fallback_reasons}; "
+        "LLM sentences dropped by verification {llm_dropped_sentences}; LLM answer language match {llm_language_match}".format(
+            **report["answers"]),
         "misses and errors:",
     ]
     for r in report["per_question"]:

@@ -676,6 +676,7 @@ class LLMAnswerer:
                 answer=Answer(
                     question=question, language=language, answer="".join(emitted) + tail, abstained=False,
                     citations=citations, timings_ms=timings, notice=notice, answerer="llm",
+                    dropped_sentences=len(verifier.dropped),
                 ),
             )
             return
@@ -687,13 +688,14 @@ class LLMAnswerer:
         yield from self._fall_back(question, language, hits, reason, timings)
 
     def _abstain(self, question: str, language: Language, timings: dict[str, float]) -> Iterator[StreamEvent]:
-        text = prompts.text("abstain", language, self.prompts_dir)
+        notice = prompts.text("notice", language, self.prompts_dir)
+        text = prompts.text("abstain", language, self.prompts_dir) + "\n" + notice
         yield StreamEvent(kind="delta", text=text)
         yield StreamEvent(
             kind="done",
             answer=Answer(
                 question=question, language=language, answer=text, abstained=True, citations=[],
-                timings_ms=timings, answerer="llm",
+                timings_ms=timings, answerer="llm", notice=notice,
             ),
         )
 

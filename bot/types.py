@@ -59,6 +59,7 @@ class Answer(BaseModel):
     answerer: str = "extractive"  # which backend produced it: "extractive" or "llm"
     fallback_reason: str = ""  # why an LLM answer fell back to the extractive one, if it did
     standalone_question: str = ""  # the question after follow-up rewriting, when it differs
+    dropped_sentences: int = 0  # LLM sentences removed by citation verification
 
 
 class SearchResult(BaseModel):
