@@ -27,18 +27,19 @@ from bot.types import Hit, Language
 # Nouns that say nothing about the topic ("什么意思", "这种情况").
 _GENERIC_NOUNS = frozenset(
     "意思 情况 问题 时候 东西 办法 方面 方法 地方 事情 事儿 原因 结果 程度 人家 大家 别人 本人 我们 你们 他们 "
-    "有关 相关 关系 什么样".split()
+    "有关 相关 关系 什么样 专门 特别 真的 到底 其实 一直 经常 总是 马上 立刻 一般 通常 具体 主要 自己".split()
 )
 _NOUN_TAGS = ("n", "vn", "nz", "nt", "ns", "nr")
 # Segmentation slips glue a function character onto a neighbour ("逾期后会被" -> 后会/n): a "noun" holding one
 # of these characters is not trusted as a topic word.
 _FUNCTION_CHARS = frozenset("后会的了是在被把给吗呢就都也还又才让要能可去来过着得地么这那和与或及")
 _ASKS_QUANTITY = re.compile(
-    r"\bhow (?:many|much|long|often|soon|late)\b|\bwhat (?:percentage|amount|number)\b|\bmaximum\b|\blimit\b"
-    r"|多少|几次|几天|几个|多久|多长时间|多长|几年|几月|上限|最多|最高|次数",
+    r"\bhow (?:many|much|long|soon|late)\b|\bwhat (?:percentage|amount|number|time)\b|\bmaximum\b|\blimit\b"
+    r"|多少|几次|几天|几个|几点|几号|多久|多长时间|多长|几年|几月|上限|最多|最高|次数",
     re.IGNORECASE,
 )
 _STATES_QUANTITY = re.compile(r"\d|[一二三四五六七八九十两百千万][次天日年月个%]|百分之")
+_LIST_NUMBER = re.compile(r"^\s*(?:\d+[.、.)]|[((]\d+[))])")  # "1. 逾期提醒" numbers an item, it states nothing
 
 
 @dataclass
@@ -73,7 +74,7 @@ class EvidenceGate:
         if c.lexical <= 0 or c.dense < s.abstain_min_dense:
             return False
         if _ASKS_QUANTITY.search(to_simplified(question)) and not any(
-            _STATES_QUANTITY.search(h.passage.text) for h in hits[:3]
+            _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:3]
         ):
             return False
         if language == "en":
