@@ -83,8 +83,11 @@ class HybridRetriever:
         cosine = self.matrix[cand] @ query_vectors.T  # (candidates, queries)
         question_cosine = cosine[:, 0]
         best_cosine = cosine.max(axis=1)
-        lexical = bm25[cand] / bm25.max() if bm25.max() > 0 else np.zeros(len(cand), dtype=np.float32)
-        fused = best_cosine + self.settings.lexical_weight * lexical
+        if self.settings.fusion == "rrf":
+            fused = _rrf(best_cosine, self.settings.rrf_k) + _rrf(np.where(bm25[cand] > 0, bm25[cand], -np.inf), self.settings.rrf_k)
+        else:
+            lexical = bm25[cand] / bm25.max() if bm25.max() > 0 else np.zeros(len(cand), dtype=np.float32)
+            fused = best_cosine + self.settings.lexical_weight * lexical
         order = np.argsort(-fused, kind="stable")
 
         hits: list[Hit] = []
@@ -106,6 +109,13 @@ class HybridRetriever:
                 )
             )
         return hits
+
+
+def _rrf(scores: np.ndarray, k: int = 60) -> np.ndarray:
+    """Reciprocal rank fusion term of each candidate (0 for candidates this ranking did not find)."""
+    ranks = np.empty(len(scores), dtype=np.float64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return np.where(np.isfinite(scores), 1.0 / (k + ranks), 0.0)
 
 
 class LangChainRetriever(BaseRetriever):

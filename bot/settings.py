@@ -49,8 +49,11 @@ class Settings(BaseSettings):
     top_k: int = 5
     dense_candidates: int = 30
     lexical_candidates: int = 30
-    # Fusion: cosine + lexical_weight * BM25/best BM25 (calibrated on the dev set; README "Retrieval").
+    # Fusion: "convex" = cosine + lexical_weight * BM25/best BM25 (calibrated on the dev set; README "How it
+    # answers"); "rrf" = reciprocal rank fusion (kept for comparison).
+    fusion: Literal["convex", "rrf"] = "convex"
     lexical_weight: float = 0.3
+    rrf_k: int = 60
     own_words_weight: int = 2  # BM25 weight of a Chinese question's own words vs its thesaurus words
 
     # Answer
