@@ -37,7 +37,7 @@ class BadQuestion(BotError):
 
 class Assistant:
     def __init__(self, settings: Settings, stored: Any, embeddings: Any) -> None:
-        from langchain_core.runnables import RunnableGenerator, RunnableLambda, RunnablePassthrough
+        from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
         from bot.evidence import EvidenceGate
         from bot.extractive import ExtractiveAnswerer
@@ -62,11 +62,13 @@ class Assistant:
         self._row_of_text = {p.text: i for i, p in enumerate(stored.passages)}
         self._sentence_vector = lru_cache(maxsize=512)(embeddings.embed_query_array)
 
-        # The pipeline as an LCEL chain; each step reads and extends one dict.
+        # The pipeline as an LCEL chain; each step reads the state dict and returns it extended by one key.
+        # (Plain lambdas in sequence, not RunnablePassthrough.assign: assign runs each step in a thread pool,
+        # which cost milliseconds per question and latency spikes under concurrent load.)
         self.retrieval_chain = (
-            RunnablePassthrough.assign(standalone=RunnableLambda(self._standalone))
-            | RunnablePassthrough.assign(hits=RunnableLambda(self._retrieve))
-            | RunnablePassthrough.assign(evidence=RunnableLambda(self._select_evidence))
+            RunnableLambda(_extend("standalone", self._standalone))
+            | RunnableLambda(_extend("hits", self._retrieve))
+            | RunnableLambda(_extend("evidence", self._select_evidence))
         )
         self.chain = self.retrieval_chain | RunnableGenerator(self._answer)
 
@@ -177,9 +179,8 @@ class Assistant:
     def _answer(self, states: Iterator[dict]) -> Iterator[StreamEvent]:
         from bot.extractive import abstention
 
-        # Streaming through `assign` delivers the state dict in pieces: gather them (retrieval is not streamed).
         state: dict = {}
-        for piece in states:
+        for piece in states:  # one piece: the retrieval steps do not stream
             state.update(piece)
         t = time.perf_counter()
         if not state["evidence"]:
@@ -195,3 +196,13 @@ class Assistant:
                     event.answer.standalone_question = state["standalone"]
                 state["timings"]["answer"] = round((time.perf_counter() - t) * 1000, 2)
             yield event
+
+
+def _extend(key: str, step):
+    """A chain step that adds `step(state)` to the state under `key`."""
+
+    def run(state: dict) -> dict:
+        return {**state, key: step(state)}
+
+    run.__name__ = key
+    return run
