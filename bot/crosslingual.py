@@ -275,7 +275,10 @@ def build_lexicon(vocabulary: Iterable[str], *, glossary_path: Path | str = GLOS
         if word not in seg_cache:
             import rjieba
 
-            seg_cache[word] = [p for p in rjieba.cut(word) if p in counts and len(p) >= 2]
+            # Search mode also yields the sub-words of words in rjieba's dictionary (上门催收 -> 上门, 催收),
+            # whatever domain words another module added to that dictionary.
+            pieces = [p for p in rjieba.cut_for_search(word) if p in counts and len(p) >= 2 and p != word]
+            seg_cache[word] = list(dict.fromkeys(pieces))
         return seg_cache[word]
 
     for en, zh_words in glossary:

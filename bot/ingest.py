@@ -30,7 +30,7 @@ from bot.types import Passage
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = "2"  # bump when cleaning, splitting or tokenisation changes: forces a full rebuild
+PIPELINE_VERSION = "3"  # bump when cleaning, splitting or tokenisation changes: forces a full rebuild
 
 
 @dataclass
@@ -190,7 +190,7 @@ def ingest(
     with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not progress or not to_embed) as bar:
         for i in range(0, len(to_embed), batch):
             rows = to_embed[i : i + batch]
-            matrix[rows] = embeddings.embed_passages_array([_retrieval_text(passages[r]) for r in rows])
+            matrix[rows] = embeddings.embed_passages_array([_embedding_text(passages[r], settings) for r in rows])
             bar.update(len(rows))
 
     vocabulary = {t for toks in tokens for t in toks}
@@ -208,6 +208,10 @@ def ingest(
 def _retrieval_text(passage: Passage) -> str:
     """What gets embedded and BM25-indexed: the heading path gives a short paragraph its topic."""
     return f"{passage.section}\n{passage.text}" if passage.section else passage.text
+
+
+def _embedding_text(passage: Passage, settings: Settings) -> str:
+    return _retrieval_text(passage) if settings.embed_headings else passage.text
 
 
 def _relative_source(path: Path, root: Path) -> str:
