@@ -53,6 +53,7 @@ class IngestReport:
     index_path: str
     up_to_date: bool
     warnings: list[str] = field(default_factory=list)
+    embed_seconds: float = 0.0  # of `seconds`, the time spent in the embedding model
 
     def summary(self) -> str:
         lines = []
@@ -66,6 +67,8 @@ class IngestReport:
             lines.append(f"  removed   {doc_id}")
         state = "index up to date, nothing to embed" if self.up_to_date else f"index written to {self.index_path}"
         rate = f", {self.embedded / self.seconds:.0f} passages/s" if self.embedded and self.seconds else ""
+        if self.embedded and self.embed_seconds:
+            rate += f" ({self.embedded / self.embed_seconds:.0f}/s in the embedding model)"
         lines.append(
             f"{len([d for d in self.documents if d.status != 'skipped'])} documents, {self.passages} passages, "
             f"{self.embedded} embedded in {self.seconds:.1f} s{rate}; {state}"
@@ -187,11 +190,13 @@ def ingest(
 
     matrix = np.vstack(vectors) if vectors else np.zeros((0, embeddings.dimension), dtype=np.float32)
     batch = max(1, settings.embed_batch_size)
+    embed_started = time.perf_counter()
     with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not progress or not to_embed) as bar:
         for i in range(0, len(to_embed), batch):
             rows = to_embed[i : i + batch]
             matrix[rows] = embeddings.embed_passages_array([_embedding_text(passages[r], settings) for r in rows])
             bar.update(len(rows))
+    embed_seconds = time.perf_counter() - embed_started
 
     vocabulary = {t for toks in tokens for t in toks}
     manifest = {
@@ -202,7 +207,7 @@ def ingest(
     }
     path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, build_lexicon(vocabulary))
     return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
-                        str(path), False, warnings)
+                        str(path), False, warnings, embed_seconds)
 
 
 def _retrieval_text(passage: Passage) -> str:
