@@ -18,13 +18,11 @@ PINYIN = re.compile(r"\([a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ�
 
 @pytest.fixture(scope="module")
 def corpus_vocabulary() -> list[str]:
-    """The token stream of the shipped documents, as the indexer produces it."""
-    import opencc
-    import rjieba
+    """The token stream of the shipped documents, as the indexer produces it (bot.lexical.tokenize)."""
+    from bot.lexical import tokenize
 
-    cc = opencc.OpenCC("t2s")
     text = "\n".join(PINYIN.sub("", p.read_text(encoding="utf-8")) for p in sorted((ROOT / "docs").glob("*.txt")))
-    return [t for t in rjieba.cut(cc.convert(text)) if t.strip()]
+    return tokenize(text)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +76,8 @@ def test_phrases_are_matched_before_words(expander):
 
 
 def test_english_question_maps_to_corpus_words(expander):
-    assert expander.expand("Are threats from a collector legal?")[:2] == ["威胁", "催收"]
+    first, second = expander.expand("Are threats from a collector legal?")[:2]
+    assert first == "威胁" and second.startswith("催收")  # 催收 or 催收人员, whichever the segmenter produced
     assert "上门" in expander.expand("Do they do door-to-door visits?")
     assert "延期" in expander.expand("Can I postpone my repayments?")
     assert "诉讼" in expander.expand("Could the company file a lawsuit against me?")
