@@ -36,3 +36,12 @@ def test_the_dev_set_meets_the_quality_bars(assistant):
     assert all(r >= 0.95 for r in report["recall@5_by_language"].values()), report["recall@5_by_language"]
     assert report["recall@1"] >= 0.75 and report["mrr"] >= 0.85
     assert report["abstained_on_unanswerable"] >= 3 and report["false_abstentions"] == 0
+
+
+def test_the_retriever_also_serves_langchain_chains(assistant):
+    from bot.retrieve import LangChainRetriever
+
+    documents = LangChainRetriever(hybrid=assistant.retriever, k=2).invoke("催收可以威胁我吗")
+    assert len(documents) == 2
+    assert "不得采取騷擾、威脅" in documents[0].page_content
+    assert documents[0].metadata["doc_id"].startswith("004") and "section" in documents[0].metadata
