@@ -38,7 +38,7 @@ _ASKS_QUANTITY = re.compile(
     r"|多少|几次|几天|几个|几点|几号|多久|多长时间|多长|几年|几月|上限|最多|最高|次数",
     re.IGNORECASE,
 )
-_STATES_QUANTITY = re.compile(r"\d|[一二三四五六七八九十两百千万][次天日年月个%]|百分之")
+_STATES_QUANTITY = re.compile(r"\d|[一二三四五六七八九十两百千万][次天日年月个%亿万]|百分之")
 _LIST_NUMBER = re.compile(r"^\s*(?:\d+[.、.)]|[((]\d+[))])")  # "1. 逾期提醒" numbers an item, it states nothing
 
 
