@@ -17,7 +17,7 @@ from functools import lru_cache
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.types import Answer, Hit, HistoryTurn, SearchResult, StreamEvent
+from bot.types import Answer, Hit, HistoryTurn, SearchResult, StreamEvent, final_answer
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -91,19 +91,10 @@ class Assistant:
         return self.retriever.search(question, k or self.settings.top_k)
 
     def search_results(self, question: str, k: int | None = None) -> list[SearchResult]:
-        return [
-            SearchResult(doc_id=h.passage.doc_id, title=h.passage.title, section=h.passage.section,
-                         text=h.passage.text, score=round(h.score, 6), passage_id=h.passage.id)
-            for h in self.search(question, k)
-        ]
+        return [SearchResult.from_hit(h) for h in self.search(question, k)]
 
     def ask(self, question: str, history: Sequence[HistoryTurn] = ()) -> Answer:
-        answer = None
-        for event in self.stream(question, history):
-            if event.kind == "done":
-                answer = event.answer
-        assert answer is not None
-        return answer
+        return final_answer(self.stream(question, history))
 
     def stream(self, question: str, history: Sequence[HistoryTurn] = ()) -> Iterator[StreamEvent]:
         from bot import prompts

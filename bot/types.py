@@ -5,6 +5,7 @@ character offsets into the cleaned document), so every quoted sentence can be tr
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -70,6 +71,12 @@ class SearchResult(BaseModel):
     score: float
     passage_id: str = ""
 
+    @classmethod
+    def from_hit(cls, hit: Hit) -> SearchResult:
+        p = hit.passage
+        return cls(doc_id=p.doc_id, title=p.title, section=p.section, text=p.text, score=round(hit.score, 6),
+                   passage_id=p.id)
+
 
 class StreamEvent(BaseModel):
     """One piece of a streamed answer.
@@ -81,6 +88,17 @@ class StreamEvent(BaseModel):
     kind: Literal["delta", "done"]
     text: str = ""
     answer: Answer | None = None
+
+
+def final_answer(events: Iterable[StreamEvent]) -> Answer:
+    """The Answer carried by the "done" event of a stream (consuming the stream)."""
+    answer = None
+    for event in events:
+        if event.kind == "done":
+            answer = event.answer
+    if answer is None:
+        raise RuntimeError("the answer stream ended without a done event")
+    return answer
 
 
 class HistoryTurn(BaseModel):

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 
-from bot.types import Answer, Citation, Hit, HistoryTurn, Passage, SearchResult, StreamEvent
+from bot.types import Answer, Citation, Hit, HistoryTurn, Passage, SearchResult, StreamEvent, final_answer
 
 DEFAULT_PASSAGES = [
     ("000_fake", "催收规范", "一、上门催收", "催收人员不得在晚上十点后上门。催收人员上门前应当提前告知。"),
@@ -44,21 +44,10 @@ class FakeAssistant:
         return [Hit(passage=p, score=round(s, 4)) for s, _, p in scored[:k]]
 
     def search_results(self, question: str, k: int = 5) -> list[SearchResult]:
-        return [
-            SearchResult(
-                doc_id=h.passage.doc_id, title=h.passage.title, section=h.passage.section,
-                text=h.passage.text, score=h.score, passage_id=h.passage.id,
-            )
-            for h in self.search(question, k)
-        ]
+        return [SearchResult.from_hit(h) for h in self.search(question, k)]
 
     def ask(self, question: str, history: Sequence[HistoryTurn] = ()) -> Answer:
-        answer = None
-        for ev in self.stream(question, history):
-            if ev.kind == "done":
-                answer = ev.answer
-        assert answer is not None
-        return answer
+        return final_answer(self.stream(question, history))
 
     def stream(self, question: str, history: Sequence[HistoryTurn] = ()) -> Iterator[StreamEvent]:
         self._check(question)
