@@ -98,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
-    settings = get_settings(**overrides)
+    try:
+        settings = get_settings(**overrides)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     import uvicorn
 
     logging.getLogger("uvicorn.access").addFilter(_StripQuery())

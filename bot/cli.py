@@ -29,7 +29,7 @@ def _questions(arg: str) -> Iterator[str]:
 
 
 def _settings(args: argparse.Namespace):
-    from bot.settings import Settings
+    from bot.settings import get_settings
 
     overrides = {}
     if getattr(args, "index", None):
@@ -38,7 +38,7 @@ def _settings(args: argparse.Namespace):
         overrides["docs_dir"] = Path(args.docs)
     if getattr(args, "preset", None):
         overrides["preset"] = args.preset
-    return Settings(**overrides)
+    return get_settings(**overrides)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -170,8 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
         print("error: -k must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from bot.settings import SettingsError
+
     try:
         return args.func(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

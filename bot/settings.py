@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from bot.core import BotError
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Named presets: partial settings applied under the user's own values.
@@ -108,5 +110,20 @@ class Settings(BaseSettings):
         return bool(self.llm_base_url and self.llm_model)
 
 
+class SettingsError(BotError):
+    """A setting has a value that cannot be used (from the environment, bot.toml or the command line)."""
+
+
 def get_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """Settings from the environment, bot.toml and `overrides`; a bad value is a clear error, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{e['loc'][0]} (BOT_{str(e['loc'][0]).upper()}): {e['msg']}" if e["loc"] else e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        raise SettingsError(f"invalid setting: {problems}") from None
+

@@ -86,3 +86,9 @@ def test_eval_of_a_malformed_file_is_a_clear_error(shipped_settings, tmp_path):
     bad.write_text("not json\n", encoding="utf-8")
     result = bot("eval", str(bad), index=shipped_settings.index_dir)
     assert result.returncode == 1 and "bad.jsonl:1" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("variable, value", [("BOT_TOP_K", "many"), ("BOT_PRESET", "nope")])
+def test_a_bad_setting_is_named_in_a_one_line_error(shipped_settings, variable, value):
+    result = bot("search", "催收", index=shipped_settings.index_dir, **{variable: value})
+    assert result.returncode == 2 and "invalid setting" in result.stderr and "Traceback" not in result.stderr
