@@ -61,7 +61,7 @@ class EvidenceGate:
         dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
         lexical = max((h.lexical_score or 0.0 for h in hits), default=0.0)
         if language == "en":
-            lemmas = content_lemmas(question)
+            lemmas = content_lemmas(question, self.lexicon)  # known words guide lemmatising ("handled" -> handle)
             unknown = [w for w in lemmas if not self.lexicon.get(w)]
             return Coverage(dense, lexical, unknown, len(unknown) / len(lemmas) if lemmas else 1.0)
         return Coverage(dense, lexical, self._unknown_chinese_topics(question))

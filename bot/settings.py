@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000  # longer questions are truncated with a notice
     # Abstention (bot/evidence.py), calibrated on the dev set; see README "Abstention".
     abstain_min_dense: float = 0.75  # best question-passage cosine below this: abstain
-    abstain_max_unknown_share_en: float = 0.5  # English: abstain when more content words than this are unmapped
+    abstain_max_unknown_share_en: float = 0.4  # English: abstain when more content words than this are unmapped
 
     # LLM (optional; extractive answers when unset)
     llm_base_url: str = ""
