@@ -45,3 +45,12 @@ def test_the_retriever_also_serves_langchain_chains(assistant):
     assert len(documents) == 2
     assert "不得采取騷擾、威脅" in documents[0].page_content
     assert documents[0].metadata["doc_id"].startswith("004") and "section" in documents[0].metadata
+
+
+def test_our_extra_questions_do_not_regress(assistant):
+    """benchmarks/extra_questions.jsonl (48 questions we wrote; README gives the figures): a floor under them."""
+    from bot.settings import ROOT
+
+    report = evaluate(assistant, ROOT / "benchmarks" / "extra_questions.jsonl")
+    assert report["recall@5"] >= 0.9 and report["mrr"] >= 0.75
+    assert report["false_abstentions"] == 0 and report["abstained_on_unanswerable"] >= 8
