@@ -29,7 +29,7 @@ _GENERIC_NOUNS = frozenset(
     "意思 情况 问题 时候 东西 办法 方面 方法 地方 事情 事儿 原因 结果 程度 人家 大家 别人 本人 我们 你们 他们 "
     "有关 相关 关系 什么样 专门 特别 真的 到底 其实 一直 经常 总是 马上 立刻 一般 通常 具体 主要 自己".split()
 )
-_NOUN_TAGS = ("n", "vn", "nz", "nt", "ns", "nr")
+_NOUN_TAGS = ("n", "vn")  # nouns and verbal nouns; person names (nr*) are left out: the tagger gives nr to 太久
 # Segmentation slips glue a function character onto a neighbour ("逾期后会被" -> 后会/n): a "noun" holding one
 # of these characters is not trusted as a topic word.
 _FUNCTION_CHARS = frozenset("后会的了是在被把给吗呢就都也还又才让要能可去来过着得地么这那和与或及")
@@ -86,8 +86,10 @@ class EvidenceGate:
         explained = self.retriever.thesaurus.triggers_in(text)
         unknown = []
         for word, tag in rjieba.tag(text):
-            if len(word) < 2 or not tag.startswith(_NOUN_TAGS) or word in _GENERIC_NOUNS or _FUNCTION_CHARS & set(word):
+            if len(word) < 2 or not tag.startswith(_NOUN_TAGS) or tag.startswith("nr") or word in _GENERIC_NOUNS or _FUNCTION_CHARS & set(word):
                 continue
+            if not rjieba.has_word(word):
+                continue  # not a dictionary word: a segmentation slip ("人会", "会录"), not a topic
             if self._known(word) or any(word in t or t in word for t in explained):
                 continue
             unknown.append(word)
