@@ -86,7 +86,8 @@ class EvidenceGate:
         explained = self.retriever.thesaurus.triggers_in(text)
         unknown = []
         for word, tag in rjieba.tag(text):
-            if len(word) < 2 or not tag.startswith(_NOUN_TAGS) or tag.startswith("nr") or word in _GENERIC_NOUNS or _FUNCTION_CHARS & set(word):
+            is_noun = tag.startswith(_NOUN_TAGS) and not tag.startswith("nr")
+            if len(word) < 2 or not is_noun or word in _GENERIC_NOUNS or _FUNCTION_CHARS & set(word):
                 continue
             if not rjieba.has_word(word):
                 continue  # not a dictionary word: a segmentation slip ("人会", "会录"), not a topic
@@ -96,8 +97,8 @@ class EvidenceGate:
         return unknown
 
     def _known(self, word: str) -> bool:
-        """In the corpus, or made of corpus words (催收员 contains 催收... no: needs a 2+ char corpus word
-        covering all but one character, so a new compound of known words counts as known)."""
+        """In the corpus, or a compound of corpus words: a word of 3+ characters whose characters, all but at most
+        one, are covered by corpus words of 2+ characters (催收员 = 催收 + 员)."""
         if word in self.vocabulary:
             return True
         covered = [False] * len(word)
