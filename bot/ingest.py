@@ -11,6 +11,7 @@ import hashlib
 import re
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,11 +87,12 @@ def doc_id_for(path: Path, root: Path | None) -> str:
     return rel.with_suffix("").as_posix()
 
 
-def _pipeline_fingerprint() -> bytes:
-    """What besides a document's bytes decides its index entries: code version and the glossary data."""
+def _pipeline_fingerprint(settings: Settings) -> bytes:
+    """What besides a document's bytes decides its index entries: code version, glossary, what is embedded."""
     from bot.crosslingual import GLOSSARY_PATH
 
-    return PIPELINE_VERSION.encode() + b"\0" + hashlib.sha256(GLOSSARY_PATH.read_bytes()).digest()
+    return b"\0".join([PIPELINE_VERSION.encode(), hashlib.sha256(GLOSSARY_PATH.read_bytes()).digest(),
+                        settings.embed_headings.encode()])
 
 
 def _content_hash(data: bytes, fingerprint: bytes) -> str:
@@ -117,7 +119,7 @@ def ingest(
 
     # Which documents changed? Hash raw bytes only: an unchanged corpus is not even parsed.
     wanted: dict[str, tuple[Path, str]] = {}
-    fingerprint = _pipeline_fingerprint()
+    fingerprint = _pipeline_fingerprint(settings)
     for path in files:
         try:
             data = path.read_bytes()
@@ -190,6 +192,28 @@ def ingest(
         reports.append(DocumentReport(doc_id, source, status, len(doc_passages), removed))
 
     matrix = np.vstack(vectors) if vectors else np.zeros((0, embeddings.dimension), dtype=np.float32)
+    # The cross-lingual lexicon (parsing CC-CEDICT, ~0.5 s of Python) is built while the embedding model works:
+    # the model runs in C without the GIL, so the two overlap.
+    vocabulary = {t for toks in tokens for t in toks}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lexicon = pool.submit(build_lexicon, vocabulary)
+        embed_seconds = _embed(matrix, passages, to_embed, embeddings, settings, progress)
+        lexicon = lexicon.result()
+
+    manifest = {
+        "embedding": {"backend": settings.embedding_backend, "model_id": embeddings.model_id,
+                      "dimension": embeddings.dimension},
+        "pipeline_version": PIPELINE_VERSION,
+        "documents": documents,
+    }
+    path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon)
+    return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
+                        str(path), False, warnings, embed_seconds)
+
+
+def _embed(matrix: np.ndarray, passages: list[Passage], to_embed: list[int], embeddings: EmbeddingBackend,
+           settings: Settings, progress: bool) -> float:
+    """Fill the rows `to_embed` of `matrix` in batches; returns the seconds spent."""
     batch = max(1, settings.embed_batch_size)
     embed_started = time.perf_counter()
     with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not progress or not to_embed) as bar:
@@ -197,18 +221,7 @@ def ingest(
             rows = to_embed[i : i + batch]
             matrix[rows] = embeddings.embed_passages_array([_embedding_text(passages[r], settings) for r in rows])
             bar.update(len(rows))
-    embed_seconds = time.perf_counter() - embed_started
-
-    vocabulary = {t for toks in tokens for t in toks}
-    manifest = {
-        "embedding": {"backend": settings.embedding_backend, "model_id": embeddings.model_id,
-                      "dimension": embeddings.dimension},
-        "pipeline_version": PIPELINE_VERSION,
-        "documents": documents,
-    }
-    path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, build_lexicon(vocabulary))
-    return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
-                        str(path), False, warnings, embed_seconds)
+    return time.perf_counter() - embed_started
 
 
 def _retrieval_text(passage: Passage) -> str:

