@@ -80,11 +80,7 @@ class IngestReport:
 
 def doc_id_for(path: Path, root: Path | None) -> str:
     """Stable id from the file name (path below the docs dir, without suffix): survives re-ingest."""
-    try:
-        rel = path.resolve().relative_to(root.resolve()) if root else Path(path.name)
-    except ValueError:
-        rel = Path(path.name)
-    return rel.with_suffix("").as_posix()
+    return Path(_relative_source(path, root)).with_suffix("").as_posix()
 
 
 def _pipeline_fingerprint(settings: Settings) -> bytes:
@@ -225,7 +221,7 @@ def _embed(matrix: np.ndarray, passages: list[Passage], to_embed: list[int], emb
 
 
 def _retrieval_text(passage: Passage) -> str:
-    """What gets embedded and BM25-indexed: the heading path gives a short paragraph its topic."""
+    """What BM25 indexes (and the embedding model reads with embed_headings="path"): heading path + paragraph."""
     return f"{passage.section}\n{passage.text}" if passage.section else passage.text
 
 
@@ -238,13 +234,14 @@ def _embedding_text(passage: Passage, settings: Settings) -> str:
     if settings.embed_headings == "none" or not passage.section:
         return passage.text
     if settings.embed_headings == "path":
-        return f"{passage.section}\n{passage.text}"
+        return _retrieval_text(passage)
     return f"{_HEADING_NUMBER.sub('', passage.section.split(' › ')[-1])}\n{passage.text}"
 
 
-def _relative_source(path: Path, root: Path) -> str:
+def _relative_source(path: Path, root: Path | None) -> str:
+    """The path below the docs dir; the bare file name for files given from elsewhere."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(root.resolve()).as_posix() if root else path.name
     except ValueError:
         return path.name
 
