@@ -1,7 +1,7 @@
 """The answering stage's interface. Backends: the offline extractive answerer (default, bot/extractive.py)
-and the LLM answerer (bot/llm.py), chosen by configuration.
+and the LLM answerer (bot/llm/), chosen by configuration.
 
-An answerer turns a question and its retrieved evidence into a stream of events: text deltas, then exactly
+An answerer turns a Query and its retrieved evidence into a stream of events: text deltas, then exactly
 one final StreamEvent(kind="done", answer=Answer(...)) carrying the whole answer and its citations.
 """
 from __future__ import annotations
@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from bot.query import Query
 from bot.types import Hit, HistoryTurn, Language, StreamEvent
 
 
 class Answerer(Protocol):
     name: str  # "extractive" or "llm"
 
-    def stream(self, question: str, language: Language, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
-        """Answer `question` (in `language`) from `hits` (best first). Last event is kind="done"."""
+    def stream(self, query: Query, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
+        """Answer `query` (in `query.language`) from `hits` (best first). Last event is kind="done"."""
         ...
 
 

@@ -1,57 +1,65 @@
 """The assistant: one object that the CLI, the web app and the API all use.
 
     assistant = Assistant.load(settings)        # loads the built index; raises IndexNotReady with advice
-    assistant.search("催收可以威胁我吗", k=5)    # -> list[Hit]
+    assistant.search("催收可以威胁我吗", k=5)    # -> list[Hit], through the same retrieval path as ask
     assistant.ask("Can they visit my home?")    # -> Answer
     for event in assistant.stream(question, history):   # -> StreamEvent: text deltas, then one "done"
         ...
 
-Internally a LangChain (LCEL) chain: standalone question -> retrieve -> select evidence -> answer. The
-answer step is a backend (extractive by default, LLM when configured) behind bot.answerers.Answerer, so an
-LLM answerer replaces the extractive one without touching retrieval.
+Internally a LangChain (LCEL) chain over one typed state (`Turn`): standalone question -> Query -> retrieve ->
+select evidence -> answer. The Query (bot.query) is built once; every later step reads it. The answer step is
+a backend (extractive by default, LLM when configured) behind bot.answerers.Answerer, so an LLM answerer
+replaces the extractive one without touching retrieval.
 """
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
+from langchain_core.runnables import RunnableGenerator, RunnableLambda
+
+from bot import index as index_store
+from bot.corpus import Corpus
+from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
+from bot.errors import BadQuestion, BotError, IndexNotReady  # noqa: F401  (re-exported for callers)
+from bot.evidence import EvidenceGate
+from bot.extractive import ExtractiveAnswerer, abstention
+from bot.language import detect
+from bot.prompts import Strings
+from bot.query import Query
+from bot.retrieve import HybridRetriever
+from bot.rewrite import SimpleQueryRewriter
+from bot.settings import Settings
 from bot.types import Answer, Hit, HistoryTurn, SearchResult, StreamEvent, final_answer
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
 
+@dataclass
+class Turn:
+    """What the chain carries for one question; each step fills in its own field."""
 
-class BotError(Exception):
-    """An error a user can cause or fix; its message says what to do. Never shown as a traceback."""
-
-
-class IndexNotReady(BotError):
-    """The index is missing, partial, corrupt or built with another embedding model."""
-
-
-class BadQuestion(BotError):
-    """Empty or otherwise unusable question."""
+    question: str  # as asked (trimmed, truncated)
+    language: Any
+    history: list[HistoryTurn]
+    standalone: str = ""  # the question made standalone (follow-ups rewritten)
+    query: Query | None = None
+    hits: list[Hit] = field(default_factory=list)
+    evidence: list[Hit] = field(default_factory=list)  # the hits the answer may use; empty: abstain
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Assistant:
-    def __init__(self, settings: Settings, stored: Any, embeddings: Any) -> None:
-        from langchain_core.runnables import RunnableGenerator, RunnableLambda
-
-        from bot.evidence import EvidenceGate
-        from bot.extractive import ExtractiveAnswerer
-        from bot.retrieve import HybridRetriever
-        from bot.rewrite import SimpleQueryRewriter
-
+    def __init__(self, settings: Settings, stored: index_store.StoredIndex, embeddings: EmbeddingBackend) -> None:
         self.settings = settings
         self.stored = stored
         self.embeddings = embeddings
-        self.retriever = HybridRetriever(stored, embeddings, settings)
-        self.extractive = ExtractiveAnswerer(
-            self.retriever.query_terms, self.retriever.idf, max_sentences=settings.answer_max_sentences
-        )
-        self.gate = EvidenceGate(self.retriever, settings)
+        self.strings = Strings(settings.prompts_dir)
+        self.corpus = Corpus(stored.tokens, stored.lexicon, settings.own_words_weight)
+        self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings)
+        self.extractive = ExtractiveAnswerer(self.corpus.idf, self.strings, max_sentences=settings.answer_max_sentences)
+        self.gate = EvidenceGate(self.corpus, settings)
         self.answerer: Any = self.extractive
         self.rewriter: Any = SimpleQueryRewriter()
         if settings.llm_enabled:
@@ -59,36 +67,34 @@ class Assistant:
 
             self.answerer, self.rewriter = make_llm_components(settings, self.extractive, self.similarity)
 
-        self._row_of_text = {p.text: i for i, p in enumerate(stored.passages)}
         self._sentence_vector = lru_cache(maxsize=512)(embeddings.embed_query_array)
 
-        # The pipeline as an LCEL chain; each step reads the state dict and returns it extended by one key.
-        # (Plain lambdas in sequence, not RunnablePassthrough.assign: assign runs each step in a thread pool,
-        # which cost milliseconds per question and latency spikes under concurrent load.)
+        # The pipeline as an LCEL chain of plain steps over one Turn. (Not RunnablePassthrough.assign: assign
+        # runs each step in a thread pool, which cost milliseconds per question and latency spikes under load.)
         self.retrieval_chain = (
-            RunnableLambda(_extend("standalone", self._standalone))
-            | RunnableLambda(_extend("hits", self._retrieve))
-            | RunnableLambda(_extend("evidence", self._select_evidence))
+            RunnableLambda(self._standalone) | RunnableLambda(self._retrieve) | RunnableLambda(self._select_evidence)
         )
         self.chain = self.retrieval_chain | RunnableGenerator(self._answer)
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
     def load(cls, settings: Settings | None = None) -> Assistant:
-        from bot import index as index_store
-        from bot import prompts
-        from bot.embeddings import expected_model_id, load_embeddings
-        from bot.settings import Settings
-
         settings = settings or Settings()
-        prompts.check(settings.prompts_dir)
+        Strings(settings.prompts_dir).check()
         stored = index_store.load(settings.index_dir, expected_model_id(settings))
         return cls(settings, stored, load_embeddings(settings))
 
     # -- public API -----------------------------------------------------------------------------------
+    def query(self, question: str, language=None) -> Query:
+        """The typed Query for a standalone question, with any extra retrieval queries (LLM translation)."""
+        query = self.corpus.query(question, language)
+        extra = self.rewriter.retrieval_queries(question, query.language)
+        return query.with_extra_queries(extra) if extra else query
+
     def search(self, question: str, k: int | None = None) -> list[Hit]:
+        """The passages `ask` would retrieve for `question` (asked on its own), best first."""
         question, _ = self._check(question)
-        return self.retriever.search(question, k or self.settings.top_k)
+        return self.retriever.retrieve(self.query(question), k or self.settings.top_k)
 
     def search_results(self, question: str, k: int | None = None) -> list[SearchResult]:
         return [SearchResult.from_hit(h) for h in self.search(question, k)]
@@ -97,25 +103,20 @@ class Assistant:
         return final_answer(self.stream(question, history))
 
     def stream(self, question: str, history: Sequence[HistoryTurn] = ()) -> Iterator[StreamEvent]:
-        from bot import prompts
-        from bot.language import detect
-
         started = time.perf_counter()
         question, truncated = self._check(question)
         language = detect(question)
-        state = {"question": question, "language": language, "history": list(history), "timings": {}}
+        turn = Turn(question=question, language=language, history=list(history))
+        truncated_notice = self.strings.text("truncated", language, limit=self.settings.max_question_chars)
         if truncated:
-            yield StreamEvent(
-                kind="delta", text=prompts.text("truncated", language, limit=self.settings.max_question_chars) + "\n"
-            )
-        for event in self.chain.stream(state):
+            yield StreamEvent(kind="delta", text=truncated_notice + "\n")
+        for event in self.chain.stream(turn):
             if event.kind == "done" and event.answer is not None:
                 answer = event.answer
-                answer.timings_ms = {**state["timings"], **answer.timings_ms,
+                answer.timings_ms = {**turn.timings, **answer.timings_ms,
                                      "total": round((time.perf_counter() - started) * 1000, 2)}
                 if truncated:
-                    answer.answer = prompts.text("truncated", language, limit=self.settings.max_question_chars) \
-                        + "\n" + answer.answer
+                    answer.answer = truncated_notice + "\n" + answer.answer
             yield event
 
     def similarity(self, sentence: str, passage_text: str) -> float:
@@ -124,10 +125,8 @@ class Assistant:
         Used by the LLM answerer to check that a cited passage supports a sentence. Indexed passages reuse
         their stored vectors; sentence vectors are memoised, since one answer checks a sentence repeatedly.
         """
-        row = self._row_of_text.get(passage_text)
-        if row is not None:
-            passage_vector = self.retriever.matrix[row]
-        else:
+        passage_vector = self.retriever.passage_vector(passage_text)
+        if passage_vector is None:
             passage_vector = self.embeddings.embed_passages_array([passage_text])[0]
         return float(self._sentence_vector(sentence) @ passage_vector)
 
@@ -150,50 +149,40 @@ class Assistant:
         limit = self.settings.max_question_chars
         return (question[:limit], True) if len(question) > limit else (question, False)
 
-    def _standalone(self, state: dict) -> str:
+    def _standalone(self, turn: Turn) -> Turn:
         t = time.perf_counter()
-        standalone = self.rewriter.standalone(state["question"], state["history"]) if state["history"] else state["question"]
-        state["timings"]["rewrite"] = round((time.perf_counter() - t) * 1000, 2)
-        return standalone
+        turn.standalone = self.rewriter.standalone(turn.question, turn.history) if turn.history else turn.question
+        turn.timings["rewrite"] = round((time.perf_counter() - t) * 1000, 2)
+        return turn
 
-    def _retrieve(self, state: dict) -> list[Hit]:
+    def _retrieve(self, turn: Turn) -> Turn:
         t = time.perf_counter()
-        extra = self.rewriter.retrieval_queries(state["standalone"], state["language"])
-        hits = self.retriever.search(state["standalone"], self.settings.top_k, state["language"], extra)
-        state["timings"]["retrieve"] = round((time.perf_counter() - t) * 1000, 2)
-        return hits
+        turn.query = self.query(turn.standalone, turn.language)
+        turn.hits = self.retriever.retrieve(turn.query, self.settings.top_k)
+        turn.timings["retrieve"] = round((time.perf_counter() - t) * 1000, 2)
+        return turn
 
-    def _select_evidence(self, state: dict) -> list[Hit]:
-        """The hits the answer may use; empty when the documents do not cover the question (abstain)."""
-        return state["hits"] if self.gate.covered(state["standalone"], state["language"], state["hits"]) else []
+    def _select_evidence(self, turn: Turn) -> Turn:
+        """The hits the answer may use; none when the documents do not cover the question (abstain)."""
+        turn.evidence = turn.hits if self.gate.covered(turn.query, turn.hits) else []
+        return turn
 
-    def _answer(self, states: Iterator[dict]) -> Iterator[StreamEvent]:
-        from bot.extractive import abstention
-
-        state: dict = {}
-        for piece in states:  # one piece: the retrieval steps do not stream
-            state.update(piece)
+    def _answer(self, turns: Iterator[Turn]) -> Iterator[StreamEvent]:
+        turn = None
+        for turn in turns:  # one item: the retrieval steps do not stream
+            pass
+        assert turn is not None and turn.query is not None
         t = time.perf_counter()
-        if not state["evidence"]:
-            answer = abstention(state["question"], state["language"])
+        if not turn.evidence:
+            answer = abstention(turn.question, turn.language, self.strings)
             yield StreamEvent(kind="delta", text=answer.answer)
             events: Iterator[StreamEvent] = iter([StreamEvent(kind="done", answer=answer)])
         else:
-            events = self.answerer.stream(state["standalone"], state["language"], state["evidence"])
+            events = self.answerer.stream(turn.query, turn.evidence)
         for event in events:
             if event.kind == "done" and event.answer is not None:
-                event.answer.question = state["question"]
-                if state["standalone"] != state["question"]:
-                    event.answer.standalone_question = state["standalone"]
-                state["timings"]["answer"] = round((time.perf_counter() - t) * 1000, 2)
+                event.answer.question = turn.question
+                if turn.standalone != turn.question:
+                    event.answer.standalone_question = turn.standalone
+                turn.timings["answer"] = round((time.perf_counter() - t) * 1000, 2)
             yield event
-
-
-def _extend(key: str, step):
-    """A chain step that adds `step(state)` to the state under `key`."""
-
-    def run(state: dict) -> dict:
-        return {**state, key: step(state)}
-
-    run.__name__ = key
-    return run

@@ -29,6 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from bot.lexical import cut_for_search
+
 __all__ = ["build_lexicon", "EnglishExpander", "lemmatise", "tokenise", "is_english", "cedict_path",
            "GLOSSARY_PATH"]
 
@@ -273,11 +275,9 @@ def build_lexicon(vocabulary: Iterable[str], *, glossary_path: Path | str = GLOS
         if word in counts:
             return [word]
         if word not in seg_cache:
-            import rjieba
-
-            # Search mode also yields the sub-words of words in rjieba's dictionary (上门催收 -> 上门, 催收),
-            # whatever domain words another module added to that dictionary.
-            pieces = [p for p in rjieba.cut_for_search(word) if p in counts and len(p) >= 2 and p != word]
+            # Search mode also yields the sub-words of words in the segmentation dictionary (上门催收 -> 上门,
+            # 催收), domain words included.
+            pieces = [p for p in cut_for_search(word) if p in counts and len(p) >= 2 and p != word]
             seg_cache[word] = list(dict.fromkeys(pieces))
         return seg_cache[word]
 

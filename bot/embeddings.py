@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.core import BotError
+from bot.errors import EmbeddingUnavailable
 from bot.settings import Settings
 
 
-class EmbeddingUnavailable(BotError):
-    pass
 
 
 class EmbeddingBackend(Embeddings):

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 import re
 
-import rjieba
-
-from bot.crosslingual import content_lemmas
-from bot.language import to_simplified
-from bot.types import Hit, Language
+from bot.corpus import Corpus
+from bot.lexical import has_word, tag
+from bot.query import Query
+from bot.types import Hit
 
 # Nouns that say nothing about the topic ("什么意思", "这种情况").
 _GENERIC_NOUNS = frozenset(
@@ -51,45 +50,41 @@ class Coverage:
 
 
 class EvidenceGate:
-    def __init__(self, retriever, settings) -> None:
-        self.retriever = retriever
+    def __init__(self, corpus: Corpus, settings) -> None:
+        self.corpus = corpus
         self.settings = settings
-        self.vocabulary = retriever.lexical.vocabulary
-        self.lexicon = retriever.expander_lexicon
 
-    def coverage(self, question: str, language: Language, hits: Sequence[Hit]) -> Coverage:
+    def coverage(self, query: Query, hits: Sequence[Hit]) -> Coverage:
         dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
         lexical = max((h.lexical_score or 0.0 for h in hits), default=0.0)
-        if language == "en":
-            lemmas = content_lemmas(question, self.lexicon)  # known words guide lemmatising ("handled" -> handle)
-            unknown = [w for w in lemmas if not self.lexicon.get(w)]
-            return Coverage(dense, lexical, unknown, len(unknown) / len(lemmas) if lemmas else 1.0)
-        return Coverage(dense, lexical, self._unknown_chinese_topics(question))
+        if query.language == "en":
+            unknown, total = self.corpus.unmapped_english(query.text)
+            return Coverage(dense, lexical, unknown, len(unknown) / total if total else 1.0)
+        return Coverage(dense, lexical, self._unknown_chinese_topics(query.simplified))
 
-    def covered(self, question: str, language: Language, hits: Sequence[Hit]) -> bool:
+    def covered(self, query: Query, hits: Sequence[Hit]) -> bool:
         if not hits:
             return False
-        c = self.coverage(question, language, hits)
+        c = self.coverage(query, hits)
         s = self.settings
         if c.lexical <= 0 or c.dense < s.abstain_min_dense:
             return False
-        if _ASKS_QUANTITY.search(to_simplified(question)) and not any(
+        if _ASKS_QUANTITY.search(query.simplified) and not any(
             _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:3]
         ):
             return False
-        if language == "en":
+        if query.language == "en":
             return c.unknown_share <= s.abstain_max_unknown_share_en
         return not c.unknown
 
-    def _unknown_chinese_topics(self, question: str) -> list[str]:
-        text = to_simplified(question)
-        explained = self.retriever.thesaurus.triggers_in(text)
+    def _unknown_chinese_topics(self, simplified: str) -> list[str]:
+        explained = self.corpus.explained_words(simplified)
         unknown = []
-        for word, tag in rjieba.tag(text):
-            is_noun = tag.startswith(_NOUN_TAGS) and not tag.startswith("nr")
+        for word, pos in tag(simplified):
+            is_noun = pos.startswith(_NOUN_TAGS) and not pos.startswith("nr")
             if len(word) < 2 or not is_noun or word in _GENERIC_NOUNS or _FUNCTION_CHARS & set(word):
                 continue
-            if not rjieba.has_word(word):
+            if not has_word(word):
                 continue  # not a dictionary word: a segmentation slip ("人会", "会录"), not a topic
             if self._known(word) or any(word in t or t in word for t in explained):
                 continue
@@ -99,11 +94,11 @@ class EvidenceGate:
     def _known(self, word: str) -> bool:
         """In the corpus, or a compound of corpus words: a word of 3+ characters whose characters, all but at most
         one, are covered by corpus words of 2+ characters (催收员 = 催收 + 员)."""
-        if word in self.vocabulary:
+        if self.corpus.knows(word):
             return True
         covered = [False] * len(word)
         for i in range(len(word)):
             for j in range(i + 2, len(word) + 1):
-                if word[i:j] in self.vocabulary:
+                if self.corpus.knows(word[i:j]):
                     covered[i:j] = [True] * (j - i)
         return sum(not c for c in covered) <= 1 and len(word) > 2

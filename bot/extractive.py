@@ -10,9 +10,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from bot import prompts
 from bot.language import in_script
 from bot.lexical import tokenize
+from bot.prompts import Strings
+from bot.query import Query
 from bot.types import Answer, Citation, Hit, Language, StreamEvent
 
 # Sentence ends; a list item "1. ..." is one sentence even with a colon inside.
@@ -45,27 +46,27 @@ class ExtractiveAnswerer:
 
     def __init__(
         self,
-        query_terms: Callable[[str, Language], list[str]],
-        idf: dict[str, float],
+        idf: Callable[[str], float],
+        strings: Strings,
         max_sentences: int = 3,
         max_passages: int = 5,
     ) -> None:
-        self._query_terms = query_terms
-        self._idf = idf
+        self._idf = idf  # how much a shared word says (bot.corpus.Corpus.idf; unknown words weigh 1.0)
+        self.strings = strings
         self.max_sentences = max_sentences
         self.max_passages = max_passages
 
-    def select(self, question: str, language: Language, hits: Sequence[Hit]) -> list[tuple[int, str]]:
+    def select(self, query: Query, hits: Sequence[Hit]) -> list[tuple[int, str]]:
         """(hit rank, sentence) pairs to show, in passage-rank order."""
-        terms = set(self._query_terms(question, language))
-        total = sum(self._idf.get(t, 1.0) for t in terms) or 1.0
+        terms = set(query.terms)
+        total = sum(self._idf(t) for t in terms) or 1.0
         candidates: list[_Candidate] = []
         for rank, hit in enumerate(hits[: self.max_passages]):
             # Rank prior: retrieval already fused dense and lexical evidence for the passage as a whole.
             prior = 1.0 / (1.0 + 0.5 * rank)
             for sentence in sentences(hit.passage.text):
                 words = set(tokenize(sentence))
-                overlap = sum(self._idf.get(t, 1.0) for t in terms & words) / total
+                overlap = sum(self._idf(t) for t in terms & words) / total
                 candidates.append(_Candidate(rank, sentence, prior * (0.6 + overlap)))
         if not candidates:
             return []
@@ -82,16 +83,17 @@ class ExtractiveAnswerer:
         chosen.sort(key=lambda c: (c.hit_rank, hits[c.hit_rank].passage.text.find(c.sentence)))
         return [(c.hit_rank, c.sentence) for c in chosen]
 
-    def stream(self, question: str, language: Language, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
-        selected = self.select(question, language, hits)
+    def stream(self, query: Query, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
+        question, language = query.text, query.language
+        selected = self.select(query, hits)
         if not selected:
-            answer = abstention(question, language)
+            answer = abstention(question, language, self.strings)
             yield StreamEvent(kind="delta", text=answer.answer)
             yield StreamEvent(kind="done", answer=answer)
             return
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
-        lines = [prompts.text("lead", language)]
+        lines = [self.strings.text("lead", language)]
         yield StreamEvent(kind="delta", text=lines[0] + "\n")
         for rank, sentence in selected:
             n = numbers.setdefault(rank, len(numbers) + 1)
@@ -99,7 +101,7 @@ class ExtractiveAnswerer:
             line = f"- {in_script(sentence, language)} [{n}]"
             lines.append(line)
             yield StreamEvent(kind="delta", text=line + "\n")
-        notice = prompts.text("notice", language)
+        notice = self.strings.text("notice", language)
         lines.append(notice)
         yield StreamEvent(kind="delta", text=notice)
         citations = [
@@ -124,8 +126,8 @@ class ExtractiveAnswerer:
         yield StreamEvent(kind="done", answer=answer)
 
 
-def abstention(question: str, language: Language) -> Answer:
+def abstention(question: str, language: Language, strings: Strings) -> Answer:
     """The fixed cannot-answer reply: a plain statement, no citations, the notice."""
-    notice = prompts.text("notice", language)
-    text = prompts.text("abstain", language)
+    notice = strings.text("notice", language)
+    text = strings.text("abstain", language)
     return Answer(question=question, language=language, answer=f"{text}\n{notice}", abstained=True, notice=notice)

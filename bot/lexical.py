@@ -25,8 +25,25 @@ _DOMAIN_WORDS = (
 # bm25s sets its own logger to DEBUG at import; its index-building chatter is not for our users.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+# rjieba's dictionary is process-global. Every module that segments Chinese goes through the functions below,
+# so all of them see the same dictionary (domain words included) whatever the import order.
 for _word in _DOMAIN_WORDS:
     rjieba.add_word(_word, None, None)
+
+
+def cut_for_search(text: str) -> list[str]:
+    """rjieba search-mode segmentation (long words also yield their sub-words), with the domain words."""
+    return rjieba.cut_for_search(text)
+
+
+def tag(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech tag) pairs, with the domain words."""
+    return rjieba.tag(text)
+
+
+def has_word(word: str) -> bool:
+    """Whether `word` is in the segmentation dictionary (general dictionary + domain words)."""
+    return rjieba.has_word(word)
 
 # Function words that carry no topic; questions are full of them ("会不会", "可以吗").
 STOPWORDS = frozenset(
@@ -40,7 +57,12 @@ _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 
 def tokenize(text: str) -> list[str]:
     """Content words of `text` (any script), Simplified, lower-case; repeats kept (BM25 counts them)."""
-    words = rjieba.cut_for_search(to_simplified(text).lower())
+    return tokenize_simplified(to_simplified(text))
+
+
+def tokenize_simplified(text: str) -> list[str]:
+    """`tokenize` for text already in Simplified script (skips the conversion)."""
+    words = rjieba.cut_for_search(text.lower())
     return [w for w in (w.strip() for w in words) if w and w not in STOPWORDS and _TOKEN_OK.search(w)]
 
 

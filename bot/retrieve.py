@@ -1,13 +1,14 @@
-"""Hybrid retrieval: dense (FAISS, cosine) and BM25 (Chinese words, Simplified), fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS, cosine) and BM25 (Chinese words, Simplified), fused into one score.
 
 English questions over Chinese documents: the question is embedded as it is (the model is multilingual),
 and it is also expanded into the corpus' own Chinese words through a bilingual lexicon (bot.crosslingual);
-those words drive BM25. Chinese questions get their colloquial words mapped to the documents' (bot.thesaurus). An LLM, when configured, can add a translated query
-(`extra_queries`), which is fused the same way.
+those words drive BM25. Chinese questions get their colloquial words mapped to the documents' (bot.thesaurus).
+An LLM, when configured, can add a translated query (`Query.extra_queries`), which is fused the same way.
+The expansion is done once, when the Corpus builds the Query.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -15,43 +16,31 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from bot.crosslingual import EnglishExpander
+from bot.corpus import Corpus
 from bot.embeddings import EmbeddingBackend
 from bot.index import StoredIndex
-from bot.language import detect, normalize_for_match
-from bot.lexical import LexicalIndex, idf_table, tokenize
+from bot.language import normalize_for_match
+from bot.lexical import tokenize
+from bot.query import Query
 from bot.settings import Settings
-from bot.thesaurus import Thesaurus
-from bot.types import Hit, Language
+from bot.types import Hit
 
 
 class HybridRetriever:
-    def __init__(self, stored: StoredIndex, embeddings: EmbeddingBackend, settings: Settings) -> None:
+    """Ranks passages for a Query; the Corpus supplies BM25 and the question's expansion."""
+
+    def __init__(self, stored: StoredIndex, corpus: Corpus, embeddings: EmbeddingBackend, settings: Settings) -> None:
         self.passages = stored.passages
         self.vectors = stored.vectors
         # Exact cosines for the fused candidates (n x d float32: 30 MB for 20,000 passages).
         self.matrix = stored.vectors.reconstruct_n(0, stored.vectors.ntotal) if stored.vectors.ntotal else np.zeros((0, stored.vectors.d), dtype=np.float32)
+        self.corpus = corpus
         self.embeddings = embeddings
         self.settings = settings
-        self.lexical = LexicalIndex(stored.tokens)
-        self.idf = idf_table(stored.tokens)
-        self.expander = EnglishExpander(stored.lexicon)
-        self.expander_lexicon = stored.lexicon
-        self.thesaurus = Thesaurus.load(self.lexical.vocabulary)
         # Passages with identical text (a paragraph repeated in a document) are returned once.
         self._dedup_key = [normalize_for_match(p.text) for p in self.passages]
 
-    def query_terms(self, question: str, language: Language) -> list[str]:
-        """The Chinese words BM25 looks for: the question's own, or its expansion for English."""
-        if language == "en":
-            return self.expander.expand(question)
-        own = tokenize(question)
-        # Thesaurus words join the question's own (which can be weighted up with own_words_weight).
-        return own * self.settings.own_words_weight + [w for w in self.thesaurus.expand(question) if w not in own]
-
-    def search(
-        self, question: str, k: int = 5, language: Language | None = None, extra_queries: Sequence[str] = ()
-    ) -> list[Hit]:
+    def retrieve(self, query: Query, k: int = 5) -> list[Hit]:
         """Best `k` passages: score = cosine + lexical_weight * BM25 / best BM25, over the union of candidates.
 
         A convex combination of scores, not of ranks: measured on the dev set it ranks better than reciprocal
@@ -60,11 +49,9 @@ class HybridRetriever:
         """
         if not self.passages:
             return []
-        language = language or detect(question)
         n = len(self.passages)
-        terms = self.query_terms(question, language)
-        dense_queries = [question, *extra_queries]
-        lexical_queries = [terms, *(tokenize(q) for q in extra_queries)]
+        dense_queries = [query.text, *query.extra_queries]
+        lexical_queries = [list(query.terms), *(tokenize(q) for q in query.extra_queries)]
 
         # Dense: the vector index proposes candidates; exact cosines for every candidate come from the matrix.
         query_vectors = np.vstack([self.embeddings.embed_query_array(q) for q in dense_queries])
@@ -74,7 +61,7 @@ class HybridRetriever:
         bm25 = np.zeros(n, dtype=np.float32)
         for query_tokens in lexical_queries:
             if query_tokens:
-                bm25 = np.maximum(bm25, self.lexical.scores(query_tokens))
+                bm25 = np.maximum(bm25, self.corpus.bm25(query_tokens))
         if bm25.max() > 0:
             top = np.argpartition(-bm25, min(self.settings.lexical_candidates, n) - 1)[: self.settings.lexical_candidates]
             candidates.update(int(r) for r in top if bm25[r] > 0)
@@ -110,6 +97,17 @@ class HybridRetriever:
             )
         return hits
 
+    def passage_vector(self, passage_text: str) -> np.ndarray | None:
+        """The stored vector of an indexed passage with this exact text, if there is one."""
+        row = self._row_of_text.get(passage_text)
+        return None if row is None else self.matrix[row]
+
+    @property
+    def _row_of_text(self) -> dict[str, int]:
+        if not hasattr(self, "_rows_by_text"):
+            self._rows_by_text = {p.text: i for i, p in enumerate(self.passages)}
+        return self._rows_by_text
+
 
 def _rrf(scores: np.ndarray, k: int = 60) -> np.ndarray:
     """Reciprocal rank fusion term of each candidate (0 for candidates this ranking did not find)."""
@@ -122,11 +120,11 @@ class LangChainRetriever(BaseRetriever):
     """The hybrid retriever behind LangChain's retriever interface (for use in other LangChain chains)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    hybrid: HybridRetriever
+    search: Callable[[str, int], list[Hit]]  # e.g. Assistant.search: the same retrieval path as answering
     k: int = 5
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [
             Document(page_content=h.passage.text, metadata={**h.passage.model_dump(exclude={"text"}), "score": h.score})
-            for h in self.hybrid.search(query, self.k)
+            for h in self.search(query, self.k)
         ]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from bot.core import BotError
+from bot.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,10 +108,6 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
-
-
-class SettingsError(BotError):
-    """A setting has a value that cannot be used (from the environment, bot.toml or the command line)."""
 
 
 def get_settings(**overrides: Any) -> Settings:

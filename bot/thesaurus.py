@@ -2,15 +2,13 @@
 
 Borrowers ask in everyday words; the documents use formal ones, and neither BM25 nor a small embedding
 model bridges that gap reliably. The table (bot/data/thesaurus_zh.tsv) is domain knowledge kept as data:
-a trigger matched as a substring of the Simplified question adds its expansion words to the BM25 query,
+a trigger matched as a substring of the question (in Simplified script) adds its expansion words to the BM25 query,
 keeping only words the corpus actually uses.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-
-from bot.language import to_simplified
 
 THESAURUS_PATH = Path(__file__).resolve().parent / "data" / "thesaurus_zh.tsv"
 
@@ -34,15 +32,15 @@ class Thesaurus:
             entries.append((trigger.strip(), words.split()))
         return cls(entries, vocabulary)
 
-    def expand(self, question: str) -> list[str]:
-        text = to_simplified(question)
+    def expand(self, simplified: str) -> list[str]:
+        """Document words for the colloquial words of `simplified` (a question already in Simplified script)."""
+        text = simplified
         out: list[str] = []
         for trigger, words in self.entries:
             if trigger in text:
                 out.extend(w for w in words if w not in out)
         return out
 
-    def triggers_in(self, question: str) -> list[str]:
-        """The triggers that match `question` (Simplified): words the thesaurus can explain."""
-        text = to_simplified(question)
-        return [trigger for trigger, _ in self.entries if trigger in text]
+    def triggers_in(self, simplified: str) -> list[str]:
+        """The triggers that match `simplified` (a question in Simplified script): words the thesaurus can explain."""
+        return [trigger for trigger, _ in self.entries if trigger in simplified]

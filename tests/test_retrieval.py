@@ -41,7 +41,7 @@ def test_the_dev_set_meets_the_quality_bars(assistant):
 def test_the_retriever_also_serves_langchain_chains(assistant):
     from bot.retrieve import LangChainRetriever
 
-    documents = LangChainRetriever(hybrid=assistant.retriever, k=2).invoke("催收可以威胁我吗")
+    documents = LangChainRetriever(search=assistant.search, k=2).invoke("催收可以威胁我吗")
     assert len(documents) == 2
     assert "不得采取騷擾、威脅" in documents[0].page_content
     assert documents[0].metadata["doc_id"].startswith("004") and "section" in documents[0].metadata

@@ -1,0 +1,66 @@
+"""What the index knows about its own words: vocabulary, IDF, the English lexicon and the colloquial thesaurus.
+
+The retriever, the evidence gate and the extractive answerer ask the Corpus, through these methods, instead of
+reaching into each other's attributes. The Corpus also builds the typed Query (bot.query), because expanding
+a question (thesaurus words the corpus uses, English words mapped to corpus words) needs the corpus.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.crosslingual import EnglishExpander, content_lemmas
+from bot.language import detect, to_simplified
+from bot.lexical import LexicalIndex, idf_table, tokenize_simplified
+from bot.query import Query
+from bot.thesaurus import Thesaurus
+from bot.types import Language
+
+
+class Corpus:
+    def __init__(self, tokens: Sequence[Sequence[str]], lexicon: dict[str, list[str]], own_words_weight: int = 1) -> None:
+        self._lexical = LexicalIndex(tokens)
+        self._vocabulary = self._lexical.vocabulary
+        self._idf = idf_table(tokens)
+        self._lexicon = lexicon
+        self._expander = EnglishExpander(lexicon)
+        self._thesaurus = Thesaurus.load(self._vocabulary)
+        self._own_words_weight = own_words_weight
+
+    # -- the question -----------------------------------------------------------------------------------
+    def query(self, text: str, language: Language | None = None) -> Query:
+        """The typed Query for `text`: language, Simplified text, words and BM25 terms, computed once."""
+        language = language or detect(text)
+        if language == "en":
+            simplified = text
+            tokens = tokenize_simplified(to_simplified(text))
+            terms = self._expander.expand(text)
+        else:
+            simplified = to_simplified(text)
+            tokens = tokenize_simplified(simplified)
+            # Thesaurus words join the question's own (which can be weighted up with own_words_weight).
+            terms = tokens * self._own_words_weight + [w for w in self._thesaurus.expand(simplified) if w not in tokens]
+        return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens), terms=tuple(terms))
+
+    # -- words --------------------------------------------------------------------------------------------
+    def knows(self, word: str) -> bool:
+        """Whether a passage of the corpus contains `word` (a BM25 token)."""
+        return word in self._vocabulary
+
+    def idf(self, word: str, default: float = 1.0) -> float:
+        return self._idf.get(word, default)
+
+    def explained_words(self, simplified: str) -> list[str]:
+        """The colloquial words of `simplified` that the thesaurus maps to document words."""
+        return self._thesaurus.triggers_in(simplified)
+
+    def unmapped_english(self, text: str) -> tuple[list[str], int]:
+        """English content words (lemmas) of `text` that the lexicon maps to no corpus word, and how many there are."""
+        lemmas = content_lemmas(text, self._lexicon)  # known words guide lemmatising ("handled" -> handle)
+        return [w for w in lemmas if not self._lexicon.get(w)], len(lemmas)
+
+    # -- BM25 ---------------------------------------------------------------------------------------------
+    def bm25(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every passage for the query words `terms` (zeros when none occurs in the corpus)."""
+        return self._lexical.scores(terms)

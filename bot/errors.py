@@ -1,0 +1,6 @@
+"""Errors a user can cause or fix. The ground floor: imports nothing of the project."""
+class BotError(Exception): """Its message says what to do; shown as one line, never as a traceback."""
+class IndexNotReady(BotError): """The index is missing, partial, corrupt or built with another embedding model."""
+class BadQuestion(BotError): """Empty or otherwise unusable question."""
+class SettingsError(BotError): """A setting has a value that cannot be used (environment, bot.toml, command line)."""
+class EmbeddingUnavailable(BotError): """The embedding model cannot be loaded (broken install, or a model that is not on disk)."""
