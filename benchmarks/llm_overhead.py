@@ -21,9 +21,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_openai import BlackHole, FakeOpenAI, Reply, closed_port_url  # noqa: E402
-from test_llm import GOOD_ZH, HITS, FakeExtractive  # noqa: E402
+from test_llm import GOOD_ZH, HITS, FakeExtractive, make_query  # noqa: E402
 
-from bot.llm import LLMAnswerer  # noqa: E402
+from bot.llm.answerer import LLMAnswerer  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 EN_ANSWER = (
@@ -39,7 +39,7 @@ def pct(values: list[float], q: float) -> float:
 
 def once(a: LLMAnswerer, question: str, language: str) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    events = list(a.stream(question, language, HITS))
+    events = list(a.stream(make_query(question, language), HITS))
     return (time.perf_counter() - t0) * 1000, events[-1].answer
 
 

@@ -6,7 +6,8 @@
     doc.removed    # Counter by kind: pinyin, chrome, spam, contact, mojibake
 
 The rules target Chinese articles scraped from content-farm sites (the shipped corpus and pages like it):
-inline pinyin glosses, site chrome, spam keyword lines, takedown contact data and mis-decoded fragments.
+inline pinyin glosses, site chrome, spam keyword lines, contact data (phones, e-mail, QQ, WeChat ids, bank
+card and account numbers: all counted as "contact") and mis-decoded fragments.
 They never rewrite content: scripts are not converted and words lost at the source are not restored.
 Patterns are written in Simplified Chinese and matched against a Simplified copy of each line, so one
 pattern serves both scripts; the output keeps the original characters.
@@ -77,13 +78,28 @@ _PHONE = re.compile(
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _QQ = re.compile(r"(?i)(?:qq|扣扣)\s*(?:号|號|群)?\s*[:：]?\s*\d{5,11}(?!\d)")
-_WECHAT = re.compile(r"(?i)(?:微信|vx|wx|wechat)\s*(?:号|號)?\s*[:：]\s*[A-Za-z][-_A-Za-z0-9]{5,19}")
-_CONTACT_ITEMS = (_EMAIL, _QQ, _WECHAT, _PHONE)
+# A WeChat id: 6-20 characters, starting with a letter (WeChat's own rule), or a number bound to the account.
+_WECHAT_ID = r"(?:[A-Za-z][-_A-Za-z0-9]{5,19}|\d{6,12})(?![-_A-Za-z0-9])"
+_WECHAT = re.compile(
+    r"(?i)(?:"
+    # Chinese labels, with or without a colon: "微信：zhang_san88", "微信号 wxid_abc123", "加微信abc12345"
+    rf"(?:微信|威信|薇信|v信)\s*(?:号|號|id)?\s*(?:[:：]|是|为|為)?\s*{_WECHAT_ID}"
+    # Latin labels only with a colon (so "wxPython" stays): "VX: abc_1234", "WeChat ID: zhangsan2024"
+    rf"|(?<![A-Za-z])(?:wechat|weixin|vx|wx)\s*(?:id|号|號)?\s*[:：]\s*{_WECHAT_ID}"
+    r")"
+)
+# Bank card / account numbers: 16-19 digits, run together or in groups of four ("6222 0212 3456 7890 123").
+# Not years, dates, amounts (100000元) or article numbers: those are far shorter than 16 digits.
+_BANK_ACCOUNT = re.compile(
+    r"(?<![\dA-Za-z])(?<!\d\.)(?:\d{16,19}|\d{4}(?:[ \-]\d{4}){3}(?:[ \-]?\d{1,3})?)(?![\dA-Za-z])(?!\.\d)"
+)
+_CONTACT_ITEMS = (_EMAIL, _QQ, _WECHAT, _BANK_ACCOUNT, _PHONE)
 # Takedown/complaint headers such as "內容侵權、刪帖舉報聯系方式:" (matched on the Simplified copy).
 _TAKEDOWN = re.compile(r"^.{0,6}(侵权|删帖|举报).{0,12}(联系方式|联系我们|联系邮箱|邮箱|电话)")
 # What may be left of a contact-only line once its items are gone: labels and a name ("陈先生:").
 _CONTACT_LABELS = re.compile(
-    r"(?i)联系方式|联系人|联系电话|联系|电话|手机|邮箱|e-?mail|qq|微信|客服|"
+    r"(?i)联系方式|联系人|联系电话|联系|电话|手机|邮箱|e-?mail|qq|微信|wechat|vx|客服|"
+    r"银行卡|卡号|账号|帐号|账户|收款|开户行|户名|"
     r"[\u4e00-\u9fff]{1,3}(?:先生|女士|小姐|老师|经理)"
 )
 _LEFTOVER_NOISE = re.compile(r"[\s\W_]+")

@@ -2,7 +2,9 @@
 
 `search` and `ask` take the question as an argument, or `-` to read one question per line from stdin (one
 model load for all of them); `--json` prints one JSON object per question, one per line, for pipes.
-Errors a user can cause print a one-line message and exit non-zero (2 for bad input), never a traceback.
+Errors a user can cause print a one-line message and exit non-zero (2 for bad input), never a traceback;
+in a batch, a bad line (empty, not UTF-8) gets its message and the others are still answered (exit 2 at
+the end). The global options `--index` and `--preset` go before or after the subcommand.
 """
 from __future__ import annotations
 
@@ -14,18 +16,46 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.core import BadQuestion, BotError
+from bot.errors import BadQuestion, BotError
 
 EXIT_BAD_INPUT = 2
 
 
-def _questions(arg: str) -> Iterator[str]:
+def _questions(arg: str) -> Iterator[str | BadQuestion]:
+    """The questions to answer, in order; a question that cannot be used comes as a BadQuestion to report."""
     if arg != "-":
-        yield arg
+        yield arg if _is_text(arg) else BadQuestion("the question is not valid UTF-8 text")
         return
-    for line in sys.stdin:
+    stdin = getattr(sys.stdin, "buffer", None)
+    if stdin is None:  # a text stream (tests): nothing left to decode
+        lines: Iterator[str | bytes] = iter(sys.stdin)
+    else:
+        lines = iter(stdin)
+    for number, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield BadQuestion(f"line {number} of the input is not valid UTF-8 text; skipped")
+                continue
+        line = raw.rstrip("\r\n")
         if line.strip():
-            yield line.rstrip("\n")
+            yield line
+
+
+def _one_line(text: str) -> str:
+    from bot.readers import one_line
+
+    return one_line(text)
+
+
+def _is_text(value: str) -> bool:
+    """False for an argument with bytes that were not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _settings(args: argparse.Namespace):
@@ -42,21 +72,30 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from bot.ingest import ingest
+    from bot.ingest import NoDocuments, ingest
+    from bot.readers import display_name, one_line
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or None
     for p in paths or []:
         if not p.exists():
-            print(f"error: {p} does not exist", file=sys.stderr)
+            print(f"error: {display_name(p)} does not exist", file=sys.stderr)
             return EXIT_BAD_INPUT
-    report = ingest(settings, paths, rebuild=args.rebuild, progress=sys.stderr.isatty() or args.progress)
+    try:
+        report = ingest(settings, paths, rebuild=args.rebuild, progress=sys.stderr.isatty() or args.progress,
+                        exactly=args.exactly, allow_empty=args.allow_empty)
+    except NoDocuments as exc:
+        for warning in exc.warnings:
+            print(f"warning: {one_line(warning)}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {one_line(warning)}", file=sys.stderr)
     if args.json:
         print(json.dumps({"documents": [d.__dict__ for d in report.documents], "passages": report.passages,
                           "embedded": report.embedded, "seconds": round(report.seconds, 3),
-                          "up_to_date": report.up_to_date, "warnings": report.warnings}, ensure_ascii=False))
+                          "removed": report.removed_documents, "up_to_date": report.up_to_date,
+                          "warnings": report.warnings}, ensure_ascii=False))
     else:
         print(report.summary())
     return 0
@@ -72,6 +111,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     assistant = _load(args)
     status = 0
     for question in _questions(args.question):
+        if isinstance(question, BadQuestion):
+            print(f"error: {question}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
         try:
             results = assistant.search_results(question, args.k)
         except BadQuestion as exc:
@@ -93,6 +136,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assistant = _load(args)
     status = 0
     for question in _questions(args.question):
+        if isinstance(question, BadQuestion):
+            print(f"error: {question}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
         try:
             if args.json:
                 answer = assistant.ask(question)
@@ -133,31 +180,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Borrower-rights assistant (retrieval QA, cited).")
-    parser.add_argument("--index", help="index directory (default: index/ or BOT_INDEX_DIR)")
-    parser.add_argument("--preset", help="named settings preset (see bot/settings.py)")
+    # The global options are accepted before and after the subcommand (`ask x --index DIR`): each parser gets
+    # them, with SUPPRESS as default so that a value given in one place is not reset by the other parser.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", default=argparse.SUPPRESS, help="index directory (default: index/ or BOT_INDEX_DIR)")
+    common.add_argument("--preset", default=argparse.SUPPRESS, help="named settings preset (see bot/settings.py)")
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Borrower-rights assistant (retrieval QA, cited).",
+                                     parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="build or refresh the index from documents")
-    p.add_argument("paths", nargs="*", help="files or folders to index (default: docs/)")
+    p = sub.add_parser("ingest", parents=[common], help="build or refresh the index from documents")
+    p.add_argument("paths", nargs="*",
+                   help="files or folders to add or refresh; other indexed documents stay (default: all of docs/)")
     p.add_argument("--docs", help="documents folder (default: docs/)")
+    p.add_argument("--exactly", action="store_true",
+                   help="index exactly the named paths: documents not among them leave the index")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="build the index even when there are no documents (an empty index)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("search", help="show the passages retrieved for a question")
+    p = sub.add_parser("search", parents=[common], help="show the passages retrieved for a question")
     p.add_argument("question", help="the question, or - to read one per line from stdin")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited passages")
     p.add_argument("question", help="the question, or - to read one per line from stdin")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="retrieval and abstention metrics on a question file")
+    p = sub.add_parser("eval", parents=[common], help="retrieval and abstention metrics on a question file")
     p.add_argument("file", help="JSONL question file (format of shared/eval)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
@@ -166,19 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    for stream in (sys.stdout, sys.stderr):  # text that cannot be encoded is escaped, not a traceback
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     args = build_parser().parse_args(argv)
     if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
         print("error: -k must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from bot.settings import SettingsError
+    from bot.errors import SettingsError
 
     try:
         return args.func(args)
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

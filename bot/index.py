@@ -10,13 +10,20 @@
 
 No pickle anywhere: a shared or downloaded index cannot execute code when loaded. A build writes a new
 folder and switches CURRENT only when every file is on disk, so a crash mid-build leaves the previous
-version servable.
+version servable. The manifest records the sha256 of every other file of its version; load() verifies
+them, so a damaged file is refused with the rebuild hint instead of being served.
+
+Clean-up after a build removes only folders this module wrote (name of the exact version pattern and a
+manifest.json written here) and always keeps the version that was current before the switch: a foreign
+folder named `v...` in the index directory is never touched.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import time
 import uuid
@@ -27,12 +34,16 @@ from typing import Any
 import faiss
 import numpy as np
 
-from bot.core import IndexNotReady
+from bot.errors import IndexNotReady
 from bot.types import Passage
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
-REBUILD_HINT = "Rebuild it with: python -m bot ingest"
+REBUILD_HINT = "Rebuild it with: .venv/bin/python -m bot ingest"
+# Names of the version folders write() creates: v20261123T180501-3f2a9c
+VERSION_NAME = re.compile(r"^v\d{8}T\d{6}-[0-9a-f]{6}$")
+WRITTEN_BY = "bot.index"  # manifest["written_by"]: marks a version folder as ours
+CHECKSUMMED = ("passages.jsonl", "vectors.faiss", "lexicon.json")
 
 
 @dataclass
@@ -58,43 +69,69 @@ class StoredIndex:
 
 
 def current_version(index_dir: Path) -> Path | None:
+    """The folder CURRENT names; None when there is no CURRENT. IndexNotReady when CURRENT is unreadable
+    or names something that is not a version folder of this index."""
     pointer = index_dir / CURRENT
     if not pointer.is_file():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
-    return index_dir / name if name else None
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexNotReady(f"The index in {index_dir} is corrupt ({CURRENT} unreadable: {type(exc).__name__}). "
+                            f"{REBUILD_HINT}") from None
+    if not name:
+        return None
+    if not VERSION_NAME.match(name):
+        raise IndexNotReady(f"The index in {index_dir} is corrupt ({CURRENT} does not name a version). {REBUILD_HINT}")
+    return index_dir / name
 
 
 def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
-    """Load the current version; IndexNotReady with a rebuild hint when missing, partial, corrupt or mismatched."""
+    """Load the current version; IndexNotReady with a rebuild hint when missing, partial, corrupt or mismatched.
+
+    An index with zero passages (built with `ingest --allow-empty`) loads: searching it finds nothing.
+    """
     version = current_version(index_dir)
     if version is None:
         raise IndexNotReady(f"No index found in {index_dir}. {REBUILD_HINT}")
     try:
         manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format") != FORMAT_VERSION:
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
             raise IndexNotReady(f"The index in {index_dir} has an old format. {REBUILD_HINT}")
+        model_id = manifest["embedding"]["model_id"]
+        checksums = manifest.get("checksums") or {}  # absent in indexes written before checksums existed
+        contents = {name: _read_verified(version / name, checksums.get(name), index_dir)
+                    for name in CHECKSUMMED if name != "lexicon.json" or (version / name).is_file()}
         passages, tokens = [], []
-        with (version / "passages.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                tokens.append(row.pop("tokens"))
-                passages.append(Passage(**row))
-        vectors = faiss.read_index(str(version / "vectors.faiss"))
-        lexicon_path = version / "lexicon.json"
-        lexicon = json.loads(lexicon_path.read_text(encoding="utf-8")) if lexicon_path.is_file() else {}
+        for line in contents["passages.jsonl"].decode("utf-8").split("\n"):  # not splitlines(): U+2028 is text
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            tokens.append(row.pop("tokens"))
+            passages.append(Passage(**row))
+        vectors = faiss.deserialize_index(np.frombuffer(contents["vectors.faiss"], dtype=np.uint8))
+        lexicon = json.loads(contents["lexicon.json"].decode("utf-8")) if "lexicon.json" in contents else {}
     except IndexNotReady:
         raise
     except Exception as exc:  # missing file, truncated JSON, corrupt faiss file...
         raise IndexNotReady(f"The index in {index_dir} is incomplete or corrupt ({type(exc).__name__}). {REBUILD_HINT}") from exc
     if vectors.ntotal != len(passages) or manifest.get("passages") != len(passages):
         raise IndexNotReady(f"The index in {index_dir} is inconsistent (vectors vs passages). {REBUILD_HINT}")
-    if expected_model_id and manifest["embedding"]["model_id"] != expected_model_id:
+    if expected_model_id and model_id != expected_model_id:
         raise IndexNotReady(
-            f"The index in {index_dir} was built with {manifest['embedding']['model_id']}, but the configured "
+            f"The index in {index_dir} was built with {model_id}, but the configured "
             f"embedding model is {expected_model_id}. {REBUILD_HINT} --rebuild"
         )
     return StoredIndex(version, manifest, passages, tokens, vectors, lexicon)
+
+
+def _read_verified(path: Path, expected_sha256: str | None, index_dir: Path) -> bytes:
+    """The file's bytes; IndexNotReady when the manifest records another sha256 (a damaged file)."""
+    data = path.read_bytes()
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise IndexNotReady(f"The index in {index_dir} is corrupt ({path.name} does not match its checksum). "
+                            f"{REBUILD_HINT}")
+    return data
 
 
 def write(
@@ -105,48 +142,90 @@ def write(
     manifest: dict[str, Any],
     lexicon: dict[str, list[str]],
 ) -> Path:
-    """Write a complete new version, then switch CURRENT to it atomically; remove versions older than the previous."""
+    """Write a complete new version, then switch CURRENT to it atomically.
+
+    Afterwards, removes the versions this module wrote earlier except the one that was current until now
+    (a server that loaded it a moment ago may still be reading it). Readers are never blocked: nothing
+    is locked, and the previous version stays on disk.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
+    previous = None
     name = time.strftime("v%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
     tmp = index_dir / f".building-{name}"
     tmp.mkdir()
     try:
-        with (tmp / "passages.jsonl").open("w", encoding="utf-8") as fh:
+        with (tmp / "passages.jsonl").open("w", encoding="utf-8", errors="backslashreplace") as fh:
             for passage, toks in zip(passages, tokens, strict=True):
                 fh.write(json.dumps({**passage.model_dump(), "tokens": toks}, ensure_ascii=False) + "\n")
         flat = faiss.IndexFlatIP(int(manifest["embedding"]["dimension"]))
         if len(vectors):
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(flat, str(tmp / "vectors.faiss"))
-        (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), encoding="utf-8")
+        _write_json(tmp / "lexicon.json", lexicon)
         full_manifest = {
             **manifest,
             "format": FORMAT_VERSION,
+            "written_by": WRITTEN_BY,
             "passages": len(passages),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "versions": _library_versions(),
+            "checksums": {f: _sha256_file(tmp / f) for f in CHECKSUMMED},
         }
-        (tmp / "manifest.json").write_text(json.dumps(full_manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        _write_json(tmp / "manifest.json", full_manifest, indent=1)
         _fsync_dir(tmp)
         tmp.rename(index_dir / name)
         pointer_tmp = index_dir / f".{CURRENT}.{name}"
         pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        try:
+            previous = current_version(index_dir)  # read at the last moment: what readers may be using now
+        except IndexNotReady:
+            previous = None
         os.replace(pointer_tmp, index_dir / CURRENT)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_old_versions(index_dir, keep={name})
+    _remove_old_versions(index_dir, keep={name} | ({previous.name} if previous else set()))
     return index_dir / name
 
 
+def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
+    # backslashreplace: a stray lone surrogate is written as a JSON \\udcff escape (valid JSON) instead of crashing.
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=indent), encoding="utf-8", errors="backslashreplace")
+
+
+def _sha256_file(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def is_own_version(path: Path) -> bool:
+    """A folder write() made: the exact version-name pattern and a manifest that says it was written here."""
+    if not (path.is_dir() and not path.is_symlink() and VERSION_NAME.match(path.name)):
+        return False
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    # Versions written before "written_by" existed carry the same format number and an embedding record.
+    return isinstance(manifest, dict) and (
+        manifest.get("written_by") == WRITTEN_BY
+        or ("written_by" not in manifest and manifest.get("format") == FORMAT_VERSION
+            and isinstance(manifest.get("embedding"), dict) and "documents" in manifest)
+    )
+
+
 def _remove_old_versions(index_dir: Path, keep: set[str]) -> None:
-    # Keep the newest previous version too: a server that loaded it a moment ago may still be reading it.
-    versions = sorted(p for p in index_dir.glob("v*") if p.is_dir() and p.name not in keep)
-    for old in versions[:-1]:
-        shutil.rmtree(old, ignore_errors=True)
-    for stale in index_dir.glob(".building-*"):
-        if stale.stat().st_mtime < time.time() - 3600:  # a crashed build: not one running right now
+    for old in index_dir.iterdir():
+        if old.name not in keep and is_own_version(old):
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in index_dir.glob(".building-v*"):
+        if (VERSION_NAME.match(stale.name.removeprefix(".building-")) and stale.is_dir() and not stale.is_symlink()
+                and stale.stat().st_mtime < time.time() - 3600):  # a crashed build: not one running right now
             shutil.rmtree(stale, ignore_errors=True)
+    for pointer in index_dir.glob(f".{CURRENT}.v*"):  # a pointer left by a build killed before os.replace
+        if (VERSION_NAME.match(pointer.name.removeprefix(f".{CURRENT}.")) and pointer.is_file()
+                and pointer.stat().st_mtime < time.time() - 3600):
+            pointer.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -72,7 +72,7 @@ class LexicalIndex:
     def __init__(self, tokenized_passages: Sequence[Sequence[str]]) -> None:
         self._bm25 = bm25s.BM25()
         # An empty passage would give bm25s an empty row; a placeholder token keeps row numbers aligned.
-        corpus = [list(tokens) or ["\u2205"] for tokens in tokenized_passages]
+        corpus = [list(tokens) or ["\u2205"] for tokens in tokenized_passages] or [["\u2205"]]  # bm25s cannot index nothing
         self._bm25.index(corpus, show_progress=False)
         self.vocabulary = frozenset(self._bm25.vocab_dict)
 

@@ -86,3 +86,60 @@ def _pieces(line: str, start: int) -> Iterator[tuple[int, str]]:
         pos += len(sentence)
     if group:
         yield group_start, group
+
+
+# ------------------------------------------------------------------------------------------- statutes
+
+MAX_ARTICLE_CHARS = 500  # an article longer than this is cited (and embedded) in parts that keep its label
+
+
+def statute_passages(doc_id: str, raw_text: str, source: str) -> tuple[str, list[Passage]]:
+    """One passage per article of a statute file (bot.statutes format), with the law's metadata; text outside
+    articles (a preamble, a guiding case's sections) becomes ordinary passages under its heading path.
+    Returns (display title, passages)."""
+    from bot.statutes import parse_statute, split_long_article
+
+    statute = parse_statute(raw_text, source)
+    line_starts = [0]
+    for line in raw_text.split("\n"):
+        line_starts.append(line_starts[-1] + len(line) + 1)
+
+    def offset(line: int) -> int:
+        return line_starts[min(max(line - 1, 0), len(line_starts) - 1)]
+
+    law = {"law": statute.title, "book": statute.book, "law_key": statute.law_key, "version": statute.version_date}
+    units: list[tuple[int, dict]] = []  # (line, Passage fields) in file order
+    for article in statute.articles:
+        parts = split_long_article(article, MAX_ARTICLE_CHARS)
+        for i, part in enumerate(parts):
+            units.append((article.line, {
+                "kind": "article", "section": " › ".join(article.chapter_path), "text": part, "article": article.label,
+                "article_no": article.number, "article_suffix": article.suffix, "part": i + 1 if len(parts) > 1 else 0,
+                **law,
+            }))
+    for section in statute.sections:
+        for paragraph in section.paragraphs:
+            for _, piece in _pieces(paragraph, 0):
+                units.append((section.line, {"section": " › ".join(section.path), "text": piece, **law}))
+    units.sort(key=lambda u: u[0])
+    passages = []
+    for line, fields in units:
+        start = raw_text.find(fields["text"].split("\n")[0], offset(line))
+        start = start if start >= 0 else offset(line)
+        passages.append(Passage(id=f"{doc_id}:{len(passages)}", doc_id=doc_id, title=statute.title, start=start,
+                                end=start + len(fields["text"]), source=source, **fields))
+    return statute.name, passages
+
+
+def mark_versions_in_force(passages: list[Passage]) -> list[Passage]:
+    """Set `in_force` on statute passages: True for the newest version of each law in this corpus, False for
+    older versions (a folder may hold several versions of one law; only the newest is the law in force)."""
+    newest: dict[str, str] = {}
+    for p in passages:
+        if p.law_key:
+            newest[p.law_key] = max(newest.get(p.law_key, ""), p.version)
+    out = []
+    for p in passages:
+        in_force = not p.law_key or p.version == newest[p.law_key]
+        out.append(p if p.in_force == in_force else p.model_copy(update={"in_force": in_force}))
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import opencc
 
-from bot.core import BotError
+from bot.errors import BotError
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
 
@@ -39,7 +39,45 @@ class UnsupportedDocument(BotError):
     def __init__(self, path: Path | str, reason: str):
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{display_name(path)}: {reason}")
+
+
+def display_name(path: Path | str) -> str:
+    """A file name safe to print on one line and to store as UTF-8 text.
+
+    Bytes of a name that is not valid UTF-8 (surrogate-escaped by Python) become `\\xff`; control and
+    format characters (newline, ESC, bidi overrides...) become `\\u001b`; a backslash is doubled, so two
+    different names never look the same. Names of ordinary files come out unchanged.
+    """
+    text = str(path)
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, kept by os.fsdecode's surrogateescape
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def one_line(text: str) -> str:
+    """`text` with control and format characters escaped (`\\u000a`), for one line of output or log: a
+    file name carrying a newline or an escape code cannot forge or recolour lines. Unlike `display_name`,
+    backslashes are left alone (applying it to an already-escaped name changes nothing)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF
+        else f"\\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
 
 
 # --------------------------------------------------------------------------- discover
@@ -48,8 +86,11 @@ class UnsupportedDocument(BotError):
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
     """Expand files and directories (recursively, sorted) into candidate document files.
 
-    Hidden files and directories (name starting with ".") found while walking a directory are skipped.
-    Returns (files, warnings); a warning names each path that does not exist or has an unsupported suffix.
+    Hidden files and directories (name starting with ".") found while walking a directory are skipped, and
+    so is a link found there whose target lies outside that directory (a link to /etc/passwd or to a secret
+    elsewhere must not end up in the index): name such a file on the command line to index it anyway.
+    Returns (files, warnings); a warning names each path that does not exist, has an unsupported suffix or
+    is such a link. Names in warnings are printable (see `display_name`).
     """
     files: list[Path] = []
     warnings: list[str] = []
@@ -59,7 +100,8 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
         if candidate.suffix.lower() not in SUPPORTED_SUFFIXES:
             suffix = candidate.suffix or "(no suffix)"
             warnings.append(
-                f"{candidate}: unsupported file type {suffix}; supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+                f"{display_name(candidate)}: unsupported file type {display_name(suffix)}; "
+                f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"
             )
             return
         key = candidate.resolve()
@@ -70,13 +112,29 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            real_dir = path.resolve()
             for candidate in sorted(_walk(path)):
+                if not _is_inside(candidate, real_dir):
+                    warnings.append(
+                        f"{display_name(candidate)}: a link to a file outside {display_name(path)}; not indexed "
+                        "(name the file itself on the command line to index it)"
+                    )
+                    continue
                 add(candidate)
         elif path.is_file():
-            add(path)
+            add(path)  # named by the operator: indexed even when it is a link to somewhere else
         else:
-            warnings.append(f"{path}: no such file or directory")
+            warnings.append(f"{display_name(path)}: no such file or directory")
     return files, warnings
+
+
+def _is_inside(candidate: Path, real_dir: Path) -> bool:
+    """Whether the file's real path (links resolved) lies inside the directory."""
+    try:
+        candidate.resolve().relative_to(real_dir)
+    except (ValueError, OSError, RuntimeError):  # outside, or a link loop
+        return False
+    return True
 
 
 def _walk(directory: Path) -> Iterator[Path]:

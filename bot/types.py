@@ -25,6 +25,22 @@ class Passage(BaseModel):
     start: int  # character offsets of `text` in the cleaned document
     end: int
     source: str  # path of the document, relative to the docs directory
+    # Statutes (bot.statutes): one passage per article (a long article in parts that share its label).
+    kind: Literal["text", "article"] = "text"
+    law: str = ""  # the law's title, 中华人民共和国民法典
+    book: str = ""  # a book of a code, 人格权编
+    law_key: str = ""  # groups the versions of one law (bot.statutes.make_law_key)
+    article: str = ""  # the article's label as written, 第一千零三十三条
+    article_no: int = 0  # 1033
+    article_suffix: int = 0  # 1 for 之一
+    part: int = 0  # 0: the whole article; 1, 2...: the parts of a long article
+    version: str = ""  # the law version's date, ISO
+    in_force: bool = True  # the newest version of its law in the corpus (superseded versions: False)
+
+    @property
+    def article_key(self) -> tuple[str, int, int] | None:
+        """(law_key, number, suffix) for an article passage; None for other text."""
+        return (self.law_key, self.article_no, self.article_suffix) if self.kind == "article" else None
 
 
 class Hit(BaseModel):

@@ -9,7 +9,8 @@
 POST /v1/chat/completions answers `stream: true` with SSE chunks (a role chunk at once, then after
 `first_token_delay` the text in `chunk_size` pieces, a finish chunk and `data: [DONE]`), and `stream: false`
 with one chat.completion JSON. `Reply.raw` sends those bytes instead (malformed streams), `Reply.status` an
-HTTP error. Helpers: `closed_port_url()` (connection refused) and `BlackHole` (a port whose connects hang).
+HTTP error. Helpers: `closed_port_url()` (connection refused), `BlackHole` (a port whose connects hang) and
+`count_requests(endpoint)` (how many requests an Endpoint started: tests of "no wait, no retry" count, not time).
 """
 from __future__ import annotations
 
@@ -190,3 +191,24 @@ class BlackHole:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CountingChat:
+    """Stands in for an Endpoint's chat client: passes every request on, and counts them."""
+
+    def __init__(self, chat: Any) -> None:
+        self.chat = chat
+        self.requests = 0
+
+    def stream(self, messages: Any) -> Any:
+        self.requests += 1
+        return self.chat.stream(messages)
+
+    def __getattr__(self, name: str) -> Any:  # max_retries, timeouts...: the wrapped client's
+        return getattr(self.chat, name)
+
+
+def count_requests(endpoint: Any) -> CountingChat:
+    """Count the requests `endpoint` (a bot.llm.endpoint.Endpoint) starts from now on."""
+    endpoint.chat = CountingChat(endpoint.chat)
+    return endpoint.chat

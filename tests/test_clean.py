@@ -165,6 +165,62 @@ def test_ordinary_numbers_are_not_contact_data():
     assert clean(text).text == text
 
 
+# Issue 11 (S6): bank card / account numbers and WeChat ids are contact data too.
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "6222021234567890123",  # 19-digit debit card, run together
+        "6222 0212 3456 7890",  # 16 digits in groups of four
+        "6217 0000 1234 5678 901",  # 19 digits, grouped 4-4-4-4-3
+        "6225-8801-2345-6789",  # credit card with hyphens
+        "微信:zhang_san88",
+        "微信号 wxid_abc123456",
+        "微信號：Li-Ming-2024",
+        "VX: cuishou_help01",
+        "vx：abc_1234",
+        "WeChat ID: debt_helper2023",
+    ],
+)
+def test_bank_account_numbers_and_wechat_ids_inside_a_paragraph_are_redacted(item):
+    doc = clean(f"標題\n如需協商還款,請聯繫王經理{item},我們會盡快處理借款人的申請。")
+    assert doc.text == "標題\n如需協商還款,請聯繫王經理,我們會盡快處理借款人的申請。"
+    assert doc.removed["contact"] == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["收款账号：6222 0212 3456 7890 123", "银行卡号:6217000012345678901 户名:张先生", "加微信abc12345",
+     "客服微信：huankuan_kefu"],
+)
+def test_lines_that_are_only_an_account_number_or_a_wechat_id_are_dropped(line):
+    doc = clean(f"标题\n{line}\n正文。")
+    assert doc.text == "标题\n正文。" and doc.removed["contact"] == 1
+
+
+def test_an_account_number_at_the_end_of_a_sentence_is_redacted():
+    doc = clean("Title\nThe collector asked me to pay into account 6222 0212 3456 7890. I refused.")
+    assert "6222" not in doc.text and "I refused." in doc.text and doc.removed["contact"] == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "根据《民法典》第1165条和第一千一百八十五条,借款人享有知情权。",
+        "2024年10月5日起,借款100000元的年利率不得超过24%。",
+        "逾期记录保存5年,2019-12-31前结清的贷款不受影响,罚息0.05%。",
+        "中国人民银行2020年第1号令、银保监发〔2021〕15号文件都有规定。",
+        "可以用微信支付或支付宝还款,也可以通过wxPython写的客户端查询。",
+        "圆周率约为3.1415926535897932384,与借款无关。",
+        "合同编号HT20241005001,金额1,000,000元,分12期还清。",
+    ],
+)
+def test_law_articles_years_amounts_and_dates_are_not_contact_data(text):
+    doc = clean(f"標題\n{text}")
+    assert doc.text == f"標題\n{text}" and doc.removed["contact"] == 0
+
+
 # --------------------------------------------------------------------------- mis-decoded fragments
 
 

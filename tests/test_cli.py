@@ -54,7 +54,7 @@ def test_an_empty_question_exits_2_with_a_message(shipped_settings, question):
 def test_a_missing_index_says_how_to_build_it(tmp_path):
     result = bot("ask", "催收可以上门吗", index=tmp_path / "nothing")
     assert result.returncode == 1
-    assert "python -m bot ingest" in result.stderr and "Traceback" not in result.stderr
+    assert ".venv/bin/python -m bot ingest" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_bad_k_is_refused(shipped_settings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.core import IndexNotReady
+from bot.errors import IndexNotReady
 from bot.embeddings import EmbeddingUnavailable, expected_model_id, load_embeddings
 from bot.settings import Settings
 

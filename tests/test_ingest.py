@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from bot import index as index_store
-from bot.core import IndexNotReady
+from bot.errors import IndexNotReady
 from bot.ingest import ingest
 from bot.settings import Settings
 
@@ -123,7 +123,7 @@ def test_a_missing_partial_or_corrupt_index_says_how_to_rebuild(settings, damage
         (version / "vectors.faiss").write_bytes(b"garbage")
     else:
         (version / "manifest.json").unlink()
-    with pytest.raises(IndexNotReady, match="python -m bot ingest"):
+    with pytest.raises(IndexNotReady, match=r"\.venv/bin/python -m bot ingest"):
         index_store.load(settings.index_dir)
 
 

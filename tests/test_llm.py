@@ -5,6 +5,7 @@ The real-model test at the end runs only with BOT_TEST_LLM_BASE_URL and BOT_TEST
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -14,17 +15,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_openai import BlackHole, FakeOpenAI, Reply, closed_port_url  # noqa: E402
+from fake_openai import BlackHole, FakeOpenAI, Reply, closed_port_url, count_requests  # noqa: E402
 
 from bot import prompts  # noqa: E402
-from bot.llm import (  # noqa: E402
-    SENTINEL,
-    LLMAnswerer,
-    LLMQueryRewriter,
-    containment,
-    make_llm_components,
-    split_sentences,
-)
+from bot.errors import BotError  # noqa: E402
+from bot.language import to_simplified  # noqa: E402
+from bot.llm import make_llm_components  # noqa: E402
+from bot.llm.answerer import LLMAnswerer  # noqa: E402
+from bot.llm.rewriter import LLMQueryRewriter  # noqa: E402
+from bot.llm.templates import SENTINEL, PromptTemplateError  # noqa: E402
+from bot.llm.verify import containment, split_sentences  # noqa: E402
+from bot.query import Query  # noqa: E402
 from bot.rewrite import SimpleQueryRewriter  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.types import Answer, Hit, HistoryTurn, Language, Passage, StreamEvent  # noqa: E402
@@ -67,7 +68,8 @@ class FakeExtractive:
     def __init__(self) -> None:
         self.calls = 0
 
-    def stream(self, question: str, language: Language, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
+    def stream(self, query: Query, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
+        question, language = query.text, query.language
         self.calls += 1
         text = f"「{hits[0].passage.text}」[1]" if hits else "no"
         yield StreamEvent(kind="delta", text=text)
@@ -96,9 +98,15 @@ def answerer(url: str, similarity=None, **kw: object) -> tuple[LLMAnswerer, Fake
     return LLMAnswerer(settings_for(url, **kw), fallback, similarity), fallback
 
 
+def make_query(question: str, language: Language) -> Query:
+    """The Query the core would pass (the LLM answerer reads only its text and language)."""
+    simplified = question if language == "en" else to_simplified(question)
+    return Query(text=question, language=language, simplified=simplified, tokens=(), terms=())
+
+
 def run(a: LLMAnswerer, question: str = "催收会上门吗?", language: Language = "zh-Hans",
         hits: Sequence[Hit] = HITS) -> tuple[str, Answer]:
-    events = list(a.stream(question, language, hits))
+    events = list(a.stream(make_query(question, language), hits))
     assert events and events[-1].kind == "done" and events[-1].answer is not None
     assert all(e.kind == "delta" for e in events[:-1])
     streamed = "".join(e.text for e in events[:-1])
@@ -128,7 +136,7 @@ def test_good_answer_with_two_citations(server: FakeOpenAI) -> None:
 def test_streams_sentence_by_sentence_even_from_one_character_chunks(server: FakeOpenAI) -> None:
     server.script = [Reply(GOOD_ZH, chunk_size=1)]
     a, _ = answerer(server.base_url)
-    events = list(a.stream("催收会上门吗?", "zh-Hans", HITS))
+    events = list(a.stream(make_query("催收会上门吗?", "zh-Hans"), HITS))
     deltas = [e.text for e in events if e.kind == "delta"]
     assert deltas[:2] == ["中原消费金融在面对长期逾期不还的客户时,可能会采取上门催收[1]。",
                           "上门催收可能会给客户带来较大的心理压力,造成恐慌或焦虑[2]。"]
@@ -144,7 +152,7 @@ def test_markers_renumbered_in_order_of_use(server: FakeOpenAI) -> None:
 
 def test_invented_citation_is_removed_and_uncited_sentence_dropped(server: FakeOpenAI) -> None:
     server.script = [Reply(
-        "根据资料:"  # no marker, no terminator until the next sentence: dropped
+        "根据资料:"  # no terminator (":" is none): one sentence with the next, kept with it
         "中原消费金融在面对长期逾期不还的客户时,可能会采取上门催收[1][9]。"
         "催收人员晚上十点后不得上门[9]。"
         "上门催收可能造成恐慌或焦虑。"  # true but uncited
@@ -152,8 +160,7 @@ def test_invented_citation_is_removed_and_uncited_sentence_dropped(server: FakeO
     a, _ = answerer(server.base_url)
     text, ans = run(a)
     body = text.split("\n")[0]
-    assert body == "根据资料:中原消费金融在面对长期逾期不还的客户时,可能会采取上门催收[1]。" or \
-        body == "中原消费金融在面对长期逾期不还的客户时,可能会采取上门催收[1]。"
+    assert body == "根据资料:中原消费金融在面对长期逾期不还的客户时,可能会采取上门催收[1]。"
     assert "[9]" not in text and "十点" not in text and "焦虑" not in text
     assert [c.n for c in ans.citations] == [1]
 
@@ -274,6 +281,7 @@ def test_http_error_falls_back(server: FakeOpenAI) -> None:
     a, _ = answerer(server.base_url)
     text, ans = run(a)
     _assert_fallback(ans, text, "http_error")
+    assert len(server.requests) == 1  # no retry (the openai client retries a 500 twice unless max_retries=0)
 
 
 def test_stream_broken_after_a_verified_sentence_keeps_it(server: FakeOpenAI) -> None:
@@ -308,12 +316,14 @@ def test_total_timeout_ends_a_slow_stream_keeping_verified_sentences(server: Fak
     assert ans.answerer == "llm" and [c.n for c in ans.citations] == [1]
 
 
-def test_server_down_falls_back_quickly() -> None:
+def test_server_down_falls_back_without_waiting() -> None:
+    # Counted, not timed: a refused connection ends the attempt at once, so no deadline ran out (that would be
+    # reason "timeout"), and there is one request, no retry (test_http_error_falls_back counts retries).
     a, _ = answerer(closed_port_url())
-    t0 = time.perf_counter()
+    chat = count_requests(a.endpoint)
     text, ans = run(a)
-    assert time.perf_counter() - t0 < 1.0
     _assert_fallback(ans, text, "connection")
+    assert chat.requests == 1
 
 
 def test_connect_timeout_and_circuit_breaker() -> None:
@@ -323,9 +333,9 @@ def test_connect_timeout_and_circuit_breaker() -> None:
         text, ans = run(a)
         assert time.perf_counter() - t0 < 0.3 + 0.5
         _assert_fallback(ans, text, "timeout")
-        t0 = time.perf_counter()  # the endpoint is now skipped for a while: no second wait
+        chat = count_requests(a.endpoint)  # the endpoint is now skipped for a while: no second request, no wait
         _, ans2 = run(a)
-        assert time.perf_counter() - t0 < 0.1 and ans2.fallback_reason == "timeout" and fb.calls == 2
+        assert chat.requests == 0 and ans2.fallback_reason == "timeout" and fb.calls == 2
 
 
 # --- Prompt and injection ----------------------------------------------------------------------------------------
@@ -392,6 +402,45 @@ def test_split_sentences_keeps_markers_with_their_sentence() -> None:
 def test_containment_is_script_insensitive() -> None:
     assert containment("上门催收可能造成恐慌或焦虑", STRESS) > 0.8
     assert containment("您可以向银保监会投诉", STRESS) < 0.2
+
+
+def _prompts_with(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """A copy of the shipped prompts/ in which prompts/<name>.md has `old` replaced by `new`."""
+    target = tmp_path / "prompts"
+    shutil.copytree(prompts.PROMPTS_DIR, target)
+    path = target / f"{name}.md"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return target
+
+
+@pytest.mark.parametrize("name, old, new, expected", [
+    ("llm_answer", "{question}", "{questoin}", ["unknown field(s) {questoin}", "missing field(s) {question}"]),
+    ("llm_answer", "{sentinel}", "{sentinel_word}", ["unknown field(s) {sentinel_word}", "missing field(s) {sentinel}"]),
+    ("llm_condense", "{history}", "{histroy}", ["unknown field(s) {histroy}", "missing field(s) {history}"]),
+    ("llm_translate", "</question>\n", "</question>\n{language_name}\n", ["unknown field(s) {language_name}"]),
+    ("llm_condense", "{history}", "(none)", ["missing field(s) {history}"]),
+    ("llm_answer", "{passages}", "{passages", ["a literal brace must be doubled"]),
+    ("llm_translate", "Simplified Chinese translation:", "{ \"translation\": ... }", ["unknown field(s) { \"translation\""]),
+    ("llm_answer", "===== USER =====", "===== USR =====", ["needs a line '===== USER ====='"]),
+])
+def test_a_broken_prompt_template_fails_when_the_components_are_built(
+    tmp_path: Path, name: str, old: str, new: str, expected: list[str]
+) -> None:
+    prompts_dir = _prompts_with(tmp_path, name, old, new)
+    with pytest.raises(PromptTemplateError) as caught:
+        make_llm_components(settings_for(closed_port_url(), prompts_dir=prompts_dir), FakeExtractive())
+    message = str(caught.value)
+    assert isinstance(caught.value, BotError) and f"prompts/{name}.md" in message
+    for part in expected:
+        assert part in message
+
+
+def test_shipped_prompt_templates_use_exactly_the_fields_the_code_fills_in(server: FakeOpenAI) -> None:
+    a, r = make_llm_components(settings_for(server.base_url), FakeExtractive())
+    assert a.template.fields == {"language_name", "k", "sentinel", "passages", "question"}
+    assert r.condense_template.fields == {"history", "question"} and r.translate_template.fields == {"question"}
 
 
 def test_prompt_strings_have_identical_keys() -> None:

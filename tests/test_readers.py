@@ -9,8 +9,8 @@ import pytest
 # The repository has no pytest config putting its root on sys.path; make `import bot` work from any cwd.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.core import BotError
-from bot.readers import SUPPORTED_SUFFIXES, UnsupportedDocument, discover, read_text
+from bot.errors import BotError
+from bot.readers import SUPPORTED_SUFFIXES, UnsupportedDocument, discover, display_name, one_line, read_text
 
 TRADITIONAL = "中原消費金融上門催收\n催收人員不得採取騷擾、威脅等不當手段。"
 SIMPLIFIED = "中原消费金融上门催收\n催收人员不得采取骚扰、威胁等不当手段。"
@@ -56,6 +56,72 @@ def test_discover_lists_a_file_once(tmp_path):
     doc = write(tmp_path, "a.txt", "x")
     files, _ = discover([doc, tmp_path])
     assert files == [doc]
+
+
+def test_discover_skips_a_link_to_a_file_outside_the_folder_and_names_it(tmp_path):
+    outside = write(tmp_path, "secret.txt", "password")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    real = write(docs, "real.txt", "x")
+    (docs / "passwd.txt").symlink_to("/etc/passwd")
+    (docs / "secret.txt").symlink_to(outside)
+    (docs / "alias.txt").symlink_to(real)  # a link that stays inside the folder is fine
+
+    files, warnings = discover([docs])
+
+    assert files == [docs / "alias.txt"]  # the same file as real.txt, listed once
+    assert any("passwd.txt" in w and "outside" in w for w in warnings)
+    assert any("secret.txt" in w and "outside" in w for w in warnings)
+
+
+def test_discover_skips_a_linked_folder_that_leads_outside(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    write(tmp_path / "elsewhere", "private.txt", "x")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+
+    files, _ = discover([docs])
+
+    assert files == []
+
+
+def test_discover_indexes_a_link_the_operator_names(tmp_path):
+    outside = write(tmp_path, "notes.txt", "x")
+    (tmp_path / "docs").mkdir()
+    link = tmp_path / "docs" / "notes.txt"
+    link.symlink_to(outside)
+
+    files, warnings = discover([link])
+
+    assert files == [link] and warnings == []
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("000_01385be25ace5660.txt", "000_01385be25ace5660.txt"),
+        ("催收 規範.md", "催收 規範.md"),
+        ("a\nb.txt", "a\\u000ab.txt"),
+        ("\x1b[31mred.txt", "\\u001b[31mred.txt"),
+        ("caf\udce9.txt", "caf\\xe9.txt"),  # the bytes b"caf\xe9.txt", as os.fsdecode gives them
+        ("back\\slash.txt", "back\\\\slash.txt"),  # doubled, so no two names look the same
+    ],
+)
+def test_display_name_is_one_printable_line_and_leaves_ordinary_names_alone(name, shown):
+    assert display_name(name) == shown
+    display_name(name).encode("utf-8")
+
+
+def test_one_line_escapes_line_breaks_and_escape_codes_but_not_backslashes():
+    assert one_line("a\nb\x1b[0m \\x") == "a\\u000ab\\u001b[0m \\x"
+
+
+def test_unsupported_document_messages_are_one_line(tmp_path):
+    path = write(tmp_path, "evil\nname.txt", b"")
+    with pytest.raises(UnsupportedDocument) as error:
+        read_text(path)
+    assert "\n" not in str(error.value) and "evil\\u000aname.txt" in str(error.value)
 
 
 def test_discover_finds_the_shipped_documents():
