@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bot.citation import find_article_ref
 from bot.crosslingual import EnglishExpander, content_lemmas
 from bot.language import detect, to_simplified
 from bot.lexical import LexicalIndex, idf_table, tokenize_simplified
@@ -41,7 +42,8 @@ class Corpus:
             tokens = tokenize_simplified(simplified)
             # Thesaurus words join the question's own (which can be weighted up with own_words_weight).
             terms = tokens * self._own_words_weight + [w for w in self._thesaurus.expand(simplified) if w not in tokens]
-        return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens), terms=tuple(terms))
+        return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens), terms=tuple(terms),
+                     article=find_article_ref(text))
 
     # -- words --------------------------------------------------------------------------------------------
     def knows(self, word: str) -> bool:

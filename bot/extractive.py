@@ -10,11 +10,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from bot.citation import article_label, cite, english_title, short_title
 from bot.language import in_script
 from bot.lexical import tokenize
 from bot.prompts import Strings
 from bot.query import Query
-from bot.types import Answer, Citation, Hit, Language, StreamEvent
+from bot.types import Answer, Citation, Hit, Language, Passage, StreamEvent
 
 # Sentence ends; a list item "1. ..." is one sentence even with a colon inside.
 _SENTENCE = re.compile(r"[^。!?!?;;]+[。!?!?;;]*")
@@ -57,7 +58,7 @@ class ExtractiveAnswerer:
         self.max_passages = max_passages
 
     def select(self, query: Query, hits: Sequence[Hit]) -> list[tuple[int, str]]:
-        """(hit rank, sentence) pairs to show, in passage-rank order."""
+        """(hit rank, sentence) pairs to show, law first, then in passage-rank order."""
         terms = set(query.terms)
         total = sum(self._idf(t) for t in terms) or 1.0
         candidates: list[_Candidate] = []
@@ -65,8 +66,14 @@ class ExtractiveAnswerer:
             # Rank prior: retrieval already fused dense and lexical evidence for the passage as a whole.
             prior = 1.0 / (1.0 + 0.5 * rank)
             for sentence in sentences(hit.passage.text):
+                if _is_fragment(sentence):
+                    continue
                 words = set(tokenize(sentence))
                 overlap = sum(self._idf(t) for t in terms & words) / total
+                # A sentence sharing no word with the question is shown only from the best passage (where the
+                # dense match vouches for it): elsewhere it would be a quote that does not bear on the question.
+                if overlap == 0 and rank > 0:
+                    continue
                 candidates.append(_Candidate(rank, sentence, prior * (0.6 + overlap)))
         if not candidates:
             return []
@@ -80,7 +87,8 @@ class ExtractiveAnswerer:
                 continue
             per_passage[c.hit_rank] = per_passage.get(c.hit_rank, 0) + 1
             chosen.append(c)
-        chosen.sort(key=lambda c: (c.hit_rank, hits[c.hit_rank].passage.text.find(c.sentence)))
+        chosen.sort(key=lambda c: (hits[c.hit_rank].passage.kind != "article", c.hit_rank,
+                                   hits[c.hit_rank].passage.text.find(c.sentence)))
         return [(c.hit_rank, c.sentence) for c in chosen]
 
     def stream(self, query: Query, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
@@ -95,30 +103,27 @@ class ExtractiveAnswerer:
         quotes: dict[int, list[str]] = {}
         lines = [self.strings.text("lead", language)]
         yield StreamEvent(kind="delta", text=lines[0] + "\n")
+        kinds = {hits[rank].passage.kind for rank, _ in selected}
+        heading_shown: set[str] = set()
         for rank, sentence in selected:
+            passage = hits[rank].passage
+            if len(kinds) > 1 and passage.kind not in heading_shown:  # law and articles: say which is which
+                heading_shown.add(passage.kind)
+                heading = self.strings.text("law_heading" if passage.kind == "article" else "articles_heading", language)
+                lines.append(heading)
+                yield StreamEvent(kind="delta", text=heading + "\n")
             n = numbers.setdefault(rank, len(numbers) + 1)
             quotes.setdefault(rank, []).append(sentence)
-            line = f"- {in_script(sentence, language)} [{n}]"
+            shown = _neutral_brackets(in_script(_LIST_NUMBER.sub("", sentence), language))
+            if passage.kind == "article":
+                shown = self.strings.text("according_to", language, law=short_citation(passage, language)) + shown
+            line = f"- {shown} [{n}]"
             lines.append(line)
             yield StreamEvent(kind="delta", text=line + "\n")
         notice = self.strings.text("notice", language)
         lines.append(notice)
         yield StreamEvent(kind="delta", text=notice)
-        citations = [
-            Citation(
-                n=n,
-                doc_id=hits[rank].passage.doc_id,
-                title=hits[rank].passage.title,
-                section=hits[rank].passage.section,
-                text=hits[rank].passage.text,
-                quote="".join(quotes[rank]),
-                score=round(hits[rank].score, 6),
-                passage_id=hits[rank].passage.id,
-                start=hits[rank].passage.start,
-                end=hits[rank].passage.end,
-            )
-            for rank, n in numbers.items()
-        ]
+        citations = [citation(n, hits[rank], "".join(quotes[rank]), language) for rank, n in numbers.items()]
         answer = Answer(
             question=question, language=language, answer="\n".join(lines), abstained=False,
             citations=citations, notice=notice, answerer=self.name,
@@ -126,8 +131,50 @@ class ExtractiveAnswerer:
         yield StreamEvent(kind="done", answer=answer)
 
 
+# "3. 上門催收：" — a list item's number says nothing once the sentence is quoted alone.
+_LIST_NUMBER = re.compile(r"^\s*(?:\d+(?:[.．]\d+)*[.．、)）]|[(（]\d+[)）]|[一二三四五六七八九十]+、)\s*")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_DOC_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _is_fragment(sentence: str) -> bool:
+    """A piece left by a scrape that lost words ("的信任度下降,進"), or a bare list heading ("3. 上門催收:"):
+    too little text to stand as a quote on its own."""
+    body = _LIST_NUMBER.sub("", sentence).strip()
+    if len(_CJK.findall(body)) < 6 and not re.search(r"[A-Za-z]{3}", body):
+        return True
+    return bool(re.search(r"[:：]$", body)) and len(body) <= 16
+
+
+def _neutral_brackets(text: str) -> str:
+    """A document's own "[1]" or "[99]" must not read as one of the answer's citation markers."""
+    return _DOC_MARKER.sub(r"［\1］", text)
+
+
+def short_citation(passage: Passage, language: Language) -> str:
+    """《民法典》第一千零三十三条 / Civil Code, Article 1033: the law's short name and the article, for the answer
+    line (the citation below it gives the full title and the version)."""
+    if language == "en":
+        name = english_title(passage.law) or passage.law
+        name = name.removesuffix(" of the PRC")
+        number = f"{passage.article_no}" + (f"-{passage.article_suffix}" if passage.article_suffix else "")
+        return f"{name}, Article {number}"
+    text = f"《{short_title(passage.law)}》{article_label(passage.article_no, passage.article_suffix)}"
+    return in_script(text, language)
+
+
+def citation(n: int, hit: Hit, quote: str, language: Language) -> Citation:
+    """The citation of a quoted passage; a statute article is labelled as a lawyer cites it, with its version."""
+    p = hit.passage
+    label = (cite(p.law, p.article, p.version, language, number=p.article_no, suffix=p.article_suffix)
+             if p.kind == "article" else p.title)
+    return Citation(n=n, doc_id=p.doc_id, title=p.title, section=p.section, text=p.text, quote=quote,
+                    score=round(hit.score, 6), passage_id=p.id, start=p.start, end=p.end, label=label, kind=p.kind,
+                    law=p.law, article=p.article, version=p.version, in_force=p.in_force)
+
+
 def abstention(question: str, language: Language, strings: Strings) -> Answer:
-    """The fixed cannot-answer reply: a plain statement, no citations, the notice."""
-    notice = strings.text("notice", language)
+    """The fixed cannot-answer reply: a plain statement, no citations, the notice (which cites nothing)."""
+    notice = strings.text("abstain_notice", language)
     text = strings.text("abstain", language)
     return Answer(question=question, language=language, answer=f"{text}\n{notice}", abstained=True, notice=notice)

@@ -34,7 +34,8 @@ from bot.errors import BotError, IndexNotReady
 from bot.crosslingual import build_lexicon
 from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
 from bot.lexical import tokenize
-from bot.passages import split_passages
+from bot.passages import mark_versions_in_force, split_passages, statute_passages
+from bot.statutes import is_statute
 from bot.readers import SUPPORTED_SUFFIXES, UnsupportedDocument, discover, display_name, one_line, read_text
 from bot.settings import Settings
 from bot.types import Passage
@@ -184,7 +185,12 @@ class _Wanted:
 
 
 def _passages_of(doc_id: str, text: str, source: str) -> tuple[list[Passage], str, dict[str, int]]:
-    """The one place where a document's text becomes passages: (passages, title, what cleaning removed)."""
+    """The one place where a document's text becomes passages: (passages, title, what cleaning removed).
+    A statute (bot.statutes format) becomes one passage per article, with the law's metadata; it is not
+    "cleaned": the official text has no scrape debris, and its numbers and structure must stay exact."""
+    if is_statute(text):
+        title, passages = statute_passages(doc_id, text, source)
+        return passages, title, {}
     cleaned = clean(text)
     passages = split_passages(doc_id, cleaned.title or doc_id, cleaned.text, source)
     return passages, cleaned.title, {k: int(v) for k, v in cleaned.removed.items()}
@@ -366,6 +372,8 @@ def ingest(
         "pipeline_version": PIPELINE_VERSION,
         "documents": documents,
     }
+    # Which version of each law is in force depends on the whole corpus (an added newer file supersedes).
+    passages = mark_versions_in_force(passages)
     path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon)
     reports.sort(key=lambda r: r.doc_id)
     return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,

@@ -25,8 +25,17 @@ def to_simplified(text: str) -> str:
     return _T2S.convert(text)
 
 
+# OpenCC's phrase segmentation slips on a few sequences ("更加注重" is cut 更/加注/重 and gives 更加註重).
+_S2TW_FIXES = (("註重", "注重"),)
+
+
 def to_traditional(text: str) -> str:
-    return _S2TW.convert(text)
+    """Taiwan-standard Traditional. The text goes through Simplified first, so a Traditional or mixed-script
+    source converts cleanly (a scraped 關系 becomes 關係, not 關繫)."""
+    out = _S2TW.convert(_T2S.convert(text))
+    for wrong, right in _S2TW_FIXES:
+        out = out.replace(wrong, right)
+    return out
 
 
 def detect(text: str) -> Language:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import opencc
 
+from bot.statutes import is_statute
+
 from bot.errors import BotError
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
@@ -169,7 +171,8 @@ def read_text(path: Path) -> str:
     else:
         decoded = decode_text(path, data)
         if suffix in MARKDOWN_SUFFIXES:
-            text = _markdown_text(decoded)
+            # A statute keeps its own line structure (header, 编/章/节 headings, articles): bot.statutes parses it.
+            text = decoded if is_statute(decoded) else _markdown_text(decoded)
         elif suffix in HTML_SUFFIXES:
             text = _html_text(path, decoded)
         else:

@@ -16,6 +16,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from bot.citation import law_matches
 from bot.corpus import Corpus
 from bot.embeddings import EmbeddingBackend
 from bot.index import StoredIndex
@@ -39,6 +40,11 @@ class HybridRetriever:
         self.settings = settings
         # Passages with identical text (a paragraph repeated in a document) are returned once.
         self._dedup_key = [normalize_for_match(p.text) for p in self.passages]
+        # Statute articles by (number, suffix), for questions that name one ("民法典第1033条").
+        self._article_rows: dict[tuple[int, int], list[int]] = {}
+        for row, p in enumerate(self.passages):
+            if p.kind == "article":
+                self._article_rows.setdefault((p.article_no, p.article_suffix), []).append(row)
 
     def retrieve(self, query: Query, k: int = 5) -> list[Hit]:
         """Best `k` passages: score = cosine + lexical_weight * BM25 / best BM25, over the union of candidates.
@@ -66,6 +72,9 @@ class HybridRetriever:
             top = np.argpartition(-bm25, min(self.settings.lexical_candidates, n) - 1)[: self.settings.lexical_candidates]
             candidates.update(int(r) for r in top if bm25[r] > 0)
 
+        named = self._named_article_rows(query)
+        candidates.update(named)
+
         cand = np.fromiter(candidates, dtype=np.int64)
         cosine = self.matrix[cand] @ query_vectors.T  # (candidates, queries)
         question_cosine = cosine[:, 0]
@@ -75,7 +84,9 @@ class HybridRetriever:
         else:
             lexical = bm25[cand] / bm25.max() if bm25.max() > 0 else np.zeros(len(cand), dtype=np.float32)
             fused = best_cosine + self.settings.lexical_weight * lexical
-        order = np.argsort(-fused, kind="stable")
+        if named:  # the article the question names comes first, whatever its score
+            fused = fused + np.isin(cand, list(named)) * (1.0 + self.settings.lexical_weight + 1.0)
+        order = _in_force_first(np.argsort(-fused, kind="stable"), cand, self.passages)
 
         hits: list[Hit] = []
         seen: set[str] = set()
@@ -97,6 +108,21 @@ class HybridRetriever:
             )
         return hits
 
+    def _named_article_rows(self, query: Query) -> set[int]:
+        """Rows of the article the question names: of the named law when it names one (else of any law), every
+        part of a long article, in-force versions only when the law is in force in the corpus."""
+        ref = query.article
+        if ref is None:
+            return set()
+        rows = self._article_rows.get((ref.number, ref.suffix), [])
+        if ref.law:
+            rows = [r for r in rows if law_matches(ref.law, self.passages[r].law)]
+        elif len(rows) > 1:
+            return set()  # "第八条" alone names an article of some law: too vague to put anything first
+        if any(self.passages[r].in_force for r in rows):
+            rows = [r for r in rows if self.passages[r].in_force]
+        return set(rows)
+
     def passage_vector(self, passage_text: str) -> np.ndarray | None:
         """The stored vector of an indexed passage with this exact text, if there is one."""
         row = self._row_of_text.get(passage_text)
@@ -107,6 +133,18 @@ class HybridRetriever:
         if not hasattr(self, "_rows_by_text"):
             self._rows_by_text = {p.text: i for i, p in enumerate(self.passages)}
         return self._rows_by_text
+
+
+def _in_force_first(order: np.ndarray, cand: np.ndarray, passages: list) -> list[int]:
+    """`order` with every superseded version of a law moved behind the last passage of the version in force:
+    a version that is no longer the law never outranks the one that is."""
+    in_force_laws = {passages[int(cand[i])].law_key for i in order if passages[int(cand[i])].law_key
+                     and passages[int(cand[i])].in_force}
+    current, superseded = [], []
+    for i in order:
+        p = passages[int(cand[i])]
+        (superseded if (p.law_key in in_force_laws and not p.in_force) else current).append(int(i))
+    return current + superseded
 
 
 def _rrf(scores: np.ndarray, k: int = 60) -> np.ndarray:

@@ -63,6 +63,12 @@ class Citation(BaseModel):
     passage_id: str = ""
     start: int = 0  # offsets of the passage in the cleaned document
     end: int = 0
+    label: str = ""  # how to cite it: 《中华人民共和国民法典》第一千零三十三条（2020年5月28日版）, or the document title
+    kind: str = "text"  # "article" for a statute article
+    law: str = ""  # the law's title (statute articles)
+    article: str = ""  # the article's label as written
+    version: str = ""  # the law version's date
+    in_force: bool = True
 
 
 class Answer(BaseModel):

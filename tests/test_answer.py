@@ -6,7 +6,7 @@ import re
 import pytest
 
 from bot import prompts
-from bot.core import BadQuestion
+from bot.errors import BadQuestion
 from bot.language import to_simplified
 
 
@@ -56,7 +56,7 @@ def test_english_questions_get_an_english_lead_and_the_chinese_quotes(assistant)
 def test_questions_the_documents_do_not_cover_are_declined_in_the_users_language(assistant, question, language):
     answer = assistant.ask(question)
     assert answer.abstained and answer.citations == []
-    assert answer.answer == prompts.text("abstain", language) + "\n" + prompts.text("notice", language)
+    assert answer.answer == prompts.text("abstain", language) + "\n" + prompts.text("abstain_notice", language)
 
 
 def test_the_stream_is_the_answer_in_pieces_then_one_done_event(assistant):

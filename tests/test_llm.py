@@ -231,7 +231,7 @@ def test_sentinel_gives_abstention(server: FakeOpenAI, reply: str) -> None:
     a, fb = answerer(server.base_url)
     text, ans = run(a, "信用卡年费是多少?")
     assert ans.abstained and ans.citations == [] and ans.answerer == "llm" and fb.calls == 0
-    assert text == prompts.text("abstain", "zh-Hans") + "\n" + prompts.text("notice", "zh-Hans")  # notice closes every answer
+    assert text == prompts.text("abstain", "zh-Hans") + "\n" + prompts.text("abstain_notice", "zh-Hans")  # notice closes every answer
 
 
 def test_reasoning_block_is_never_shown(server: FakeOpenAI) -> None:
@@ -245,7 +245,7 @@ def test_reasoning_block_is_never_shown(server: FakeOpenAI) -> None:
 def test_no_hits_abstains_without_calling_the_model(server: FakeOpenAI) -> None:
     a, _ = answerer(server.base_url)
     _, ans = run(a, "Hello?", "en", [])
-    assert ans.abstained and ans.answer == prompts.text("abstain", "en") + "\n" + prompts.text("notice", "en")
+    assert ans.abstained and ans.answer == prompts.text("abstain", "en") + "\n" + prompts.text("abstain_notice", "en")
     assert server.requests == []
 
 

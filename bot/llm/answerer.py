@@ -174,7 +174,7 @@ class LLMAnswerer:
         yield from self._fall_back(query, hits, reason, timings)
 
     def _abstain(self, question: str, language: Language, timings: dict[str, float]) -> Iterator[StreamEvent]:
-        notice = self.strings.text("notice", language)
+        notice = self.strings.text("abstain_notice", language)  # an abstention cites nothing
         text = self.strings.text("abstain", language) + "\n" + notice
         yield StreamEvent(kind="delta", text=text)
         yield StreamEvent(
