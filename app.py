@@ -1,9 +1,15 @@
 """Run the web app: Gradio chat at /, JSON API under /api, /healthz, /widget.js, /demo.
 
-    python app.py [--host H] [--port P]
+    python app.py [--host H] [--port P] [--workers N] [--skip-ingest]
 
-Defaults come from settings (host 127.0.0.1, port 7860; env BOT_HOST / BOT_PORT). At start-up the index is
-built or refreshed first (`ingest`), then loaded. Offline: no analytics, no CDN, no external requests.
+Defaults come from settings (host 127.0.0.1, port 7860; env BOT_HOST / BOT_PORT). The port is bound first (a
+busy port is one line and exit 2, before anything slow), then the index is built or refreshed (`ingest`) and
+loaded. Offline: no analytics, no CDN, no external requests. Every start-up problem a user can cause or fix (a
+bad setting, a broken bot.toml, a busy port, a missing index) is one line on stderr and exit status 2.
+
+With --workers N, ingest and the start-up check (can the assistant load?) run in a child process that exits
+before the workers start, so the supervising process stays small; each worker loads its own assistant, and each
+keeps its own rate-limit buckets with settings.rate_limit_per_minute / N.
 """
 from __future__ import annotations
 
@@ -20,9 +26,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 log = logging.getLogger("app")
+WORKERS_ENV = "BOT_WORKERS"  # set for worker processes: how many share the port (rate limit split)
 
 
 class _StripQuery(logging.Filter):
@@ -35,53 +43,110 @@ class _StripQuery(logging.Filter):
         return True
 
 
-def build(settings=None, *, skip_ingest: bool = False):
+def load_settings(**overrides):
+    """Settings, or BotError with one line for anything wrong in the environment, bot.toml or the arguments."""
+    from bot.errors import BotError, SettingsError
+    from bot.settings import get_settings
+
+    try:
+        return get_settings(**overrides)
+    except BotError:
+        raise
+    except ValueError as exc:  # tomllib.TOMLDecodeError, pydantic_settings' SettingsError (bad JSON in env)...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if type(exc).__name__ == "TOMLDecodeError":
+            path = os.environ.get("BOT_SETTINGS_FILE", "bot.toml")
+            raise SettingsError(f"the settings file {path} is not valid TOML: {first}") from None
+        field = re.search(r'field "(\w+)"', first)
+        if field:
+            name = field.group(1)
+            raise SettingsError(
+                f"invalid setting {name} (BOT_{name.upper()}): a list or table must be written as JSON, "
+                f"e.g. BOT_{name.upper()}='[\"https://your-site.example\"]'"
+            ) from None
+        raise SettingsError(f"invalid settings: {first}") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read the settings: {exc.strerror or exc}") from None
+
+
+def build(settings=None, *, skip_ingest: bool = False, workers: int = 1):
     """Ingest (unless skipped), load the assistant and return the FastAPI app."""
     from bot.core import Assistant
     from bot.serve import create_app
-    from bot.settings import get_settings
 
-    settings = settings or get_settings()
+    settings = settings or load_settings()
     if not skip_ingest:
         from bot.ingest import ingest
 
         report = ingest(settings)
         log.info("index: %s", report.summary() if hasattr(report, "summary") else report)
     assistant = Assistant.load(settings)
-    return create_app(assistant, settings)
+    return create_app(assistant, settings, workers=workers)
 
 
 def worker_app():
     """App factory for `--workers N` (each uvicorn worker process loads its own assistant; ingest ran once)."""
     logging.getLogger("uvicorn.access").addFilter(_StripQuery())
-    return build(skip_ingest=True)
+    return build(skip_ingest=True, workers=int(os.environ.get(WORKERS_ENV, "1") or 1))
 
 
-def _run_workers(host: str, port: int, workers: int, log_level: str) -> None:
-    """uvicorn with worker processes, on a listening socket made with proto=IPPROTO_TCP.
+def check_startup(settings, *, skip_ingest: bool) -> None:
+    """What the workers will need: ingest (unless skipped), then load the assistant once. BotError if not."""
+    from bot.core import Assistant
+    from bot.serve.common import parse_proxies
 
-    uvicorn.run(workers=N) binds a socket with proto 0, and asyncio then skips TCP_NODELAY on its connections:
-    Nagle + delayed ACK added about 40 ms to every response. A socket of our own avoids that.
-    """
-    import socket
+    parse_proxies(getattr(settings, "trusted_proxies", []) or [])
+    if not skip_ingest:
+        from bot.ingest import ingest
 
-    import uvicorn
+        report = ingest(settings)
+        log.info("index: %s", report.summary() if hasattr(report, "summary") else report)
+    Assistant.load(settings)
+
+
+def _check_in_child(args: argparse.Namespace, settings) -> str | None:
+    """check_startup() in a child process (its memory goes when it exits). None if fine, else the error line."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--check-only", "--host", settings.host,
+           "--port", str(settings.port), "--log-level", args.log_level]
+    if args.skip_ingest:
+        cmd.append("--skip-ingest")
+    proc = subprocess.run(cmd, stdout=sys.stdout, stderr=subprocess.PIPE, text=True, errors="replace")
+    if proc.returncode == 0:
+        return None
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    if lines:
+        return lines[-1].removeprefix("error: ")
+    sys.stderr.write(proc.stderr[-4000:])
+    return f"the start-up check failed (exit status {proc.returncode})"
+
+
+def _run_workers(app_ref: str, sock, host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn worker processes on our own listening socket (bot/serve/server.py: proto=IPPROTO_TCP, so
+    TCP_NODELAY is set; uvicorn.run(workers=N) binds a socket with proto 0 and Nagle added ~40 ms)."""
     from uvicorn.supervisors import Multiprocess
 
+    from bot.serve.server import server_config
+
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    config = uvicorn.Config("app:worker_app", factory=True, workers=workers, host=host, port=port,
-                            log_level=log_level, log_config=None)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
+    config = server_config(app_ref, host, port, workers=workers, log_level=log_level, factory=True)
     Multiprocess(config, sockets=[sock]).run()
 
 
+def _raise_fd_limit(wanted: int = 4096) -> None:
+    """Room for LIMIT_CONCURRENCY connections: raise the soft open-files limit towards the hard one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    from bot.core import BotError
-    from bot.settings import get_settings
+    from bot.errors import BotError
 
     parser = argparse.ArgumentParser(description="Borrower-rights assistant: web chat, HTTP API and widget")
     parser.add_argument("--host", help="interface to listen on (default: settings host, 127.0.0.1)")
@@ -89,9 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-ingest", action="store_true", help="do not build/refresh the index at start-up")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (each loads the index; default 1)")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--check-only", action="store_true", help=argparse.SUPPRESS)  # the --workers start-up check
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried: not for operators
+    if args.workers < 1:
+        print("error: --workers must be 1 or more", file=sys.stderr)
+        return 2
 
     overrides = {}
     if args.host:
@@ -99,35 +168,47 @@ def main(argv: list[str] | None = None) -> int:
     if args.port:
         overrides["port"] = args.port
     try:
-        settings = get_settings(**overrides)
+        settings = load_settings(**overrides)
+        if args.check_only:
+            check_startup(settings, skip_ingest=args.skip_ingest)
+            return 0
+        from bot.serve.server import bind_socket
+
+        sock = bind_socket(settings.host, settings.port)  # before anything slow: a busy port fails at once
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
 
+    from bot.serve.server import private_gradio_temp_dir, remove_temp_dir, server_config
+
+    _raise_fd_limit()
+    temp_dir = private_gradio_temp_dir()  # Gradio's temp files (if any) go here and are removed at exit
     logging.getLogger("uvicorn.access").addFilter(_StripQuery())
     banner = f"Serving on http://{settings.host}:{settings.port}/  (API /api, widget /widget.js, demo /demo)"
     try:
         if args.workers > 1:
-            if not args.skip_ingest:
-                from bot.ingest import ingest
-
-                ingest(settings)
-            from bot.core import Assistant
-
-            Assistant.load(settings)  # fail here, with the advice, rather than in every worker
+            problem = _check_in_child(args, settings)
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                return 2
             os.environ["BOT_HOST"], os.environ["BOT_PORT"] = settings.host, str(settings.port)
+            os.environ[WORKERS_ENV] = str(args.workers)
             print(banner, f"[{args.workers} workers]", flush=True)
-            _run_workers(settings.host, settings.port, args.workers, args.log_level.lower())
+            _run_workers("app:worker_app", sock, settings.host, settings.port, args.workers, args.log_level.lower())
             return 0
         app = build(settings, skip_ingest=args.skip_ingest)
+        import uvicorn
+
+        print(banner, flush=True)
+        uvicorn.Server(server_config(app, settings.host, settings.port, log_level=args.log_level.lower())).run(
+            sockets=[sock])
+        return 0
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(banner, flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower(),
-                access_log=True, log_config=None)
-    return 0
+    finally:
+        sock.close()
+        remove_temp_dir(temp_dir)
 
 
 if __name__ == "__main__":

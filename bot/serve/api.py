@@ -1,16 +1,19 @@
 """The web server: JSON API under /api, /healthz, the widget, the demo page, and the Gradio chat at /.
 
     app = create_app(assistant, settings)          # any object with the Assistant's methods
-    uvicorn.run(app, host=settings.host, port=settings.port)
+    bot/serve/server.py runs it under uvicorn (connection limits, timeouts); app.py is the command.
 
-Errors are always JSON {"error": message}: 400 for anything malformed (FastAPI's 422 included), 413 for bodies
-over settings.max_body_bytes, 429 + Retry-After over settings.rate_limit_per_minute, 503 while the index is not
-ready, and a generic 500 (no traceback, no paths) only for real bugs.
+Errors are always JSON {"error": message}, on every path: 400 for anything malformed (FastAPI's 422, a lone
+UTF-16 surrogate, a malformed chat payload included), 404/405, 413 for bodies over settings.max_body_bytes,
+429 + Retry-After over settings.rate_limit_per_minute, 503 while the index is not ready or feedback cannot be
+stored, and a generic 500 (no traceback, no paths) only for real bugs.
+
+Every answer gets a random `answer_id` (in /api/ask's JSON and the stream's `done` event); feedback refers to it.
 """
 from __future__ import annotations
 
-import json
 import logging
+import math
 import re
 from collections.abc import Iterator
 from html import escape
@@ -21,159 +24,87 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import prompts
-from bot.core import BotError, IndexNotReady
-from bot.serve.feedback import FeedbackStore, answer_id
+from bot.errors import BotError, IndexNotReady
+from bot.serve.common import (
+    EXAMPLES,
+    MAX_HISTORY_TURNS,
+    cap_history,
+    cap_question,
+    error_response,
+    has_surrogates,
+    new_answer_id,
+    parse_proxies,
+    public_message,
+    sse,
+    ui_strings,
+)
+from bot.serve.feedback import FeedbackStore, FeedbackUnavailable, answer_id
+from bot.serve.middleware import (
+    BodyLimitMiddleware,
+    ErrorJsonMiddleware,
+    GradioGuardMiddleware,
+    RateLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
 from bot.serve.ratelimit import RateLimiter
 from bot.settings import Settings
-from bot.types import LANGUAGES, HistoryTurn
+from bot.types import HistoryTurn
 
 log = logging.getLogger("bot.serve")
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_K = 20
-MAX_HISTORY_TURNS = 20
-# Non-API paths (the Gradio chat's own requests carry the conversation) get a larger body allowance.
-UI_BODY_BYTES = 2_000_000
+# Non-API paths (the Gradio chat's event payloads) get this body allowance.
+UI_BODY_BYTES = 256_000
 LOCAL_ORIGIN_REGEX = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
-UI_KEYS = (
-    "ui_title", "ui_subtitle", "ui_placeholder", "ui_send", "ui_reset", "ui_sources", "ui_sources_empty",
-    "ui_answer_n", "ui_examples", "ui_language", "ui_open", "ui_close", "ui_helpful", "ui_not_helpful",
-    "ui_thanks", "ui_error", "ui_busy", "ui_show_source", "ui_hide_source", "ui_messages", "ui_question",
-    "ui_answering", "notice",
-)
+SURROGATE_MESSAGE = "text contains an unpaired UTF-16 surrogate (invalid Unicode)"
+
+__all__ = ["create_app", "public_message", "error_response"]
+
+
+def _no_surrogates(value: str) -> str:
+    if has_surrogates(value):
+        raise ValueError(SURROGATE_MESSAGE)
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_no_surrogates)]
 
 
 # --- request bodies ---------------------------------------------------------------------------------------
 class HistoryItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["user", "assistant"]
-    content: StrictStr
+    content: Text
 
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    question: StrictStr
+    question: Text
     history: list[HistoryItem] = Field(default_factory=list)
 
     def turns(self) -> list[HistoryTurn]:
-        return [HistoryTurn(role=h.role, content=h.content) for h in self.history[-MAX_HISTORY_TURNS:]]
+        """At most the last MAX_HISTORY_TURNS turns, each cut to a bounded length (bot/serve/common.py)."""
+        return cap_history(HistoryTurn(role=h.role, content=h.content) for h in self.history[-MAX_HISTORY_TURNS:])
 
 
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     rating: Literal["up", "down"]
-    answer_id: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
-    answer: StrictStr | None = None  # the answer text: only its hash is stored
-    question: StrictStr | None = None  # stored only when settings.log_questions is on
+    answer_id: Annotated[Text, Field(min_length=1, max_length=128)] | None = None
+    answer: Text | None = None  # the answer text (older clients): only its hash is stored
+    question: Text | None = None  # stored only when settings.log_questions is on
     language: Literal["en", "zh-Hans", "zh-Hant"] | None = None
-    source: Annotated[StrictStr, Field(max_length=32)] = "api"
+    source: Annotated[Text, Field(max_length=32)] = "api"
 
 
 class ApiError(HTTPException):
     """An HTTPException whose detail is the user-facing message."""
-
-
-class BodyTooLarge(ApiError):
-    def __init__(self, limit: int):
-        super().__init__(status_code=413, detail=f"request body too large (limit {limit} bytes)")
-
-
-_ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"()<>]+/)*([^\s/'\"()<>]+)/?")
-
-
-def public_message(message: str) -> str:
-    """A message safe to send to clients: absolute paths shortened to their last component."""
-    return _ABS_PATH.sub(lambda m: m.group(1), message)
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": public_message(message)}, status_code=status, headers=headers)
-
-
-# --- middleware ---------------------------------------------------------------------------------------------
-class BodyLimitMiddleware:
-    """413 for bodies over the limit: by Content-Length up front, and by counting the bytes actually received."""
-
-    def __init__(self, app: ASGIApp, api_limit: int, other_limit: int):
-        self.app = app
-        self.api_limit = api_limit
-        self.other_limit = other_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        limit = self.api_limit if path.startswith("/api") else max(self.api_limit, self.other_limit)
-        declared = None
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    await error_response(400, "invalid Content-Length header")(scope, receive, send)
-                    return
-        if declared is not None and declared > limit:
-            await error_response(413, f"request body too large (limit {limit} bytes)")(scope, receive, send)
-            return
-
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge as exc:  # raised outside a route's exception handling
-            if started:
-                raise
-            await error_response(413, exc.detail)(scope, receive, send)
-
-
-class RateLimitMiddleware:
-    """Token bucket per client IP on /api/* (not on /healthz, the widget or the chat page)."""
-
-    def __init__(self, app: ASGIApp, limiter: RateLimiter):
-        self.app = app
-        self.limiter = limiter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and self.limiter.enabled
-            and scope.get("path", "").startswith("/api/")
-            and scope.get("method") != "OPTIONS"
-        ):
-            client = scope.get("client")
-            key = client[0] if client else "unknown"
-            wait = self.limiter.check(key)
-            if wait > 0:
-                retry = RateLimiter.retry_after_header(wait)
-                response = error_response(
-                    429, f"too many requests; retry in {retry} s", headers={"Retry-After": retry}
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -187,22 +118,14 @@ def _validation_message(exc: RequestValidationError) -> str:
         if err.get("type") == "missing":
             messages.append(f"{where}: required")
         else:
-            messages.append(f"{where}: {err.get('msg', 'invalid value')}")
+            messages.append(f"{where}: {str(err.get('msg', 'invalid value')).removeprefix('Value error, ')}")
     return "invalid request: " + "; ".join(messages) if messages else "invalid request"
 
 
-def sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode("utf-8")
-
-
-def ui_strings(settings: Settings) -> dict[str, dict[str, str]]:
-    return {lang: {k: prompts.text(k, lang, settings.prompts_dir) for k in UI_KEYS} for lang in LANGUAGES}
-
-
-def _question(body: AskRequest) -> str:
+def _question(body: AskRequest, settings: Settings) -> str:
     if not body.question.strip():
         raise ApiError(status_code=400, detail="question must not be empty")
-    return body.question
+    return cap_question(body.question, settings.max_question_chars)
 
 
 def _own_origin(settings: Settings) -> str:
@@ -210,6 +133,13 @@ def _own_origin(settings: Settings) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{settings.port}"
+
+
+def _snippet_origin(settings: Settings) -> str:
+    """The origin shown in /demo's copy-paste snippet: the configured one, never the request's Host header."""
+    if settings.host in ("0.0.0.0", "::", "[::]", ""):
+        return f"http://YOUR-SERVER:{settings.port}"
+    return _own_origin(settings)
 
 
 _DOCS_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -235,12 +165,24 @@ def _docs_page(openapi: dict) -> str:
     return _DOCS_HTML.format(body="".join(parts))
 
 
+def per_worker_limit(per_minute: int, workers: int) -> int:
+    """Each worker process keeps its own buckets: give each limit / workers, so all of them together allow
+    about the configured rate (a client served by one worker gets its share only; put a limit in the reverse
+    proxy for an exact one)."""
+    if per_minute <= 0:
+        return 0
+    return max(1, math.floor(per_minute / max(1, workers)))
+
+
 # --- the app ------------------------------------------------------------------------------------------------
-def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> FastAPI:
-    """The whole web server around `assistant` (an Assistant, or any object with the same methods)."""
+def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, workers: int = 1) -> FastAPI:
+    """The whole web server around `assistant` (an Assistant, or any object with the same methods).
+    `workers`: how many processes serve the same port (the rate limit is split between them)."""
     prompts.check(settings.prompts_dir)
     feedback = FeedbackStore(settings.data_dir, log_questions=settings.log_questions)
-    strings = ui_strings(settings)
+    strings = ui_strings(settings.prompts_dir)
+    proxies = parse_proxies(getattr(settings, "trusted_proxies", []) or [])
+    limiter = RateLimiter(per_worker_limit(settings.rate_limit_per_minute, workers))
 
     app = FastAPI(
         title="Borrower-rights assistant",
@@ -252,6 +194,7 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> F
     app.state.assistant = assistant
     app.state.settings = settings
     app.state.feedback = feedback
+    app.state.limiter = limiter
 
     # --- errors ---
     @app.exception_handler(StarletteHTTPException)
@@ -269,29 +212,40 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> F
     async def _not_ready(request: Request, exc: IndexNotReady) -> JSONResponse:
         return error_response(503, str(exc) or "the index is not ready")
 
+    @app.exception_handler(FeedbackUnavailable)
+    async def _feedback_unavailable(request: Request, exc: FeedbackUnavailable) -> JSONResponse:
+        return error_response(503, str(exc))
+
     @app.exception_handler(BotError)
     async def _bot_error(request: Request, exc: BotError) -> JSONResponse:
         return error_response(400, str(exc) or "bad request")
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        if request.url.path.startswith("/gradio_api/"):
+            # Gradio failed on a request it could not use; its messages may quote the payload: type only.
+            log.warning("chat request to %s failed: %s", request.url.path, type(exc).__name__)
+            return error_response(400, "malformed request")
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal server error")
 
     # --- API ---
-    @app.post("/api/ask", summary="Answer a question (Answer JSON, as `ask --json`)")
+    @app.post("/api/ask", summary="Answer a question (Answer JSON, as `ask --json`, plus answer_id)")
     def ask(body: AskRequest) -> JSONResponse:
-        """Body: {"question": str, "history": [{"role": "user"|"assistant", "content": str}]}.
-        Returns the Answer: question, language, answer (with [n] markers), abstained, citations, timings_ms..."""
-        answer = assistant.ask(_question(body), body.turns())
-        return JSONResponse(answer.model_dump(mode="json"))
+        """Body: {"question": str, "history": [{"role": "user"|"assistant", "content": str}]} (the last
+        turns only are used). Returns the Answer: question, language, answer (with [n] markers), abstained,
+        citations, timings_ms..., and `answer_id` (send it with feedback)."""
+        answer = assistant.ask(_question(body, settings), body.turns())
+        return JSONResponse({**answer.model_dump(mode="json"), "answer_id": new_answer_id()})
 
     @app.post("/api/ask/stream", summary="Answer a question as server-sent events")
     async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Same body as /api/ask. Events: `delta` {"text"} pieces of the answer, then `citations`
-        {"citations": [...]}, then `done` with the full Answer JSON. A failure mid-stream sends `error` {"error"}."""
-        question = _question(body)
+        {"citations": [...]}, then `done` with the full Answer JSON and its `answer_id`. A failure mid-stream
+        sends `error` {"error"}."""
+        question = _question(body, settings)
         turns = body.turns()
+        aid = new_answer_id()
         events = await run_in_threadpool(lambda: iter(assistant.stream(question, turns)))
         # Pull the first event before answering 200, so a BotError still becomes a proper 4xx/503.
         first = await run_in_threadpool(next, events, None)
@@ -304,7 +258,7 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> F
                         if event.text:
                             yield sse("delta", {"text": event.text})
                     elif event.kind == "done" and event.answer is not None:
-                        data = event.answer.model_dump(mode="json")
+                        data = {**event.answer.model_dump(mode="json"), "answer_id": aid}
                         yield sse("citations", {"citations": data["citations"]})
                         yield sse("done", data)
                         return
@@ -328,24 +282,27 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> F
         k: Annotated[int, Query(ge=1, le=MAX_K, description=f"number of results, 1..{MAX_K}")] = 5,
     ) -> JSONResponse:
         """Returns {"question": q, "results": [{"doc_id","title","section","text","score","passage_id"}]}."""
+        if has_surrogates(q):
+            raise ApiError(status_code=400, detail=f"q: {SURROGATE_MESSAGE}")
         if not q.strip():
             raise ApiError(status_code=400, detail="q must not be empty")
-        results = assistant.search_results(q, k)
+        results = assistant.search_results(cap_question(q, settings.max_question_chars), k)
         return JSONResponse({"question": q, "results": [r.model_dump(mode="json") for r in results]})
 
     @app.post("/api/feedback", summary="Thumbs up/down for an answer")
     def post_feedback(body: FeedbackRequest) -> JSONResponse:
-        """Body: {"rating": "up"|"down", "answer_id": str} or {"rating", "answer": the answer text (only its hash
-        is kept)}; optional "question" (kept only when the server logs questions), "language"."""
+        """Body: {"rating": "up"|"down", "answer_id": the id the answer came with} (or, from older clients,
+        "answer": the answer text, of which only a hash is kept); optional "question" (kept only when the
+        server logs questions), "language". 503 when the feedback store cannot be written."""
         if body.answer_id:
             aid = body.answer_id
         elif body.answer:
             aid = answer_id(body.answer)
         else:
             raise ApiError(status_code=400, detail="answer_id or answer is required")
-        if not re.fullmatch(r"[\w.:-]{1,128}", aid):
+        if not re.fullmatch(r"[\w.:-]{1,128}", aid, flags=re.ASCII):
             raise ApiError(status_code=400, detail="answer_id: letters, digits, '.', ':', '-', '_' only")
-        source = re.sub(r"[^\w-]", "", body.source)[:32] or "api"
+        source = re.sub(r"[^\w-]", "", body.source, flags=re.ASCII)[:32] or "api"
         feedback.add(body.rating, answer_id=aid, source=source, language=body.language or "",
                      question=body.question)
         return JSONResponse({"ok": True, "answer_id": aid})
@@ -354,38 +311,42 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> F
     def api_not_found(rest: str) -> JSONResponse:
         return error_response(404, "no such API endpoint")
 
+    health_keys = ("status", "documents", "passages", "model", "answerer")
+
+    @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", summary="Health and index size")
-    def healthz() -> JSONResponse:
+    async def healthz() -> JSONResponse:
+        """Answered on the event loop (never queued behind answers): reads a few counters only."""
         info = assistant.health()
-        keep = ("status", "documents", "passages", "model", "answerer")
-        return JSONResponse({k: info[k] for k in keep if k in info})
+        return JSONResponse({k: info[k] for k in health_keys if k in info})
 
     # --- widget, demo, docs ---
-    widget_src = (STATIC / "widget.js").read_text(encoding="utf-8")
-    strings_json = json.dumps(strings, ensure_ascii=True).replace("</", "<\\/")
-    widget_js = re.sub(r"/\*STRINGS\*/.*?/\*END\*/", lambda _m: strings_json, widget_src, count=1, flags=re.S)
+    widget_js = _widget_js(strings)
 
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> Response:
         return Response(widget_js, media_type="application/javascript; charset=utf-8",
                         headers={"Cache-Control": "public, max-age=300"})
 
-    demo_src = (STATIC / "demo.html").read_text(encoding="utf-8")
+    demo_html = (STATIC / "demo.html").read_text(encoding="utf-8").replace(
+        "{{ORIGIN}}", escape(_snippet_origin(settings)))
 
     @app.get("/demo", include_in_schema=False)
-    def demo(request: Request) -> HTMLResponse:
-        origin = str(request.base_url).rstrip("/")
-        if not re.fullmatch(r"https?://[\w.\-\[\]:]+", origin):
-            origin = _own_origin(settings)
-        return HTMLResponse(demo_src.replace("{{ORIGIN}}", escape(origin)))
+    def demo() -> HTMLResponse:
+        return HTMLResponse(demo_html)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return HTMLResponse(_docs_page(app.openapi()))
 
-    # --- middleware (the last added runs first): CORS outside, so 413/429 carry CORS headers too ---
-    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings.rate_limit_per_minute))
+    # --- middleware (the last added runs first) ---
+    # Outside in: security headers, CORS (so 413/429 carry CORS headers too), {"error"} bodies, body limit,
+    # the Gradio guard, the API rate limit.
+    gradio_checker: dict[str, Any] = {"check": None}
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, proxies=proxies)
+    app.add_middleware(GradioGuardMiddleware, checker=gradio_checker)
     app.add_middleware(BodyLimitMiddleware, api_limit=settings.max_body_bytes, other_limit=UI_BODY_BYTES)
+    app.add_middleware(ErrorJsonMiddleware)
     if settings.allowed_origins:
         cors: dict[str, Any] = {"allow_origins": list(settings.allowed_origins)}
     else:
@@ -399,9 +360,20 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True) -> F
         max_age=600,
         **cors,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
 
     if with_ui:
-        from bot.serve.chat import mount_chat
+        from bot.serve.chat import mount_chat  # chat.py imports bot.serve.common, never this module
 
-        mount_chat(app, assistant, settings, feedback, strings)
+        mount_chat(app, assistant, settings, feedback, strings, limiter=limiter, proxies=proxies,
+                   checker=gradio_checker)
     return app
+
+
+def _widget_js(strings: dict[str, dict[str, str]]) -> str:
+    import json
+
+    src = (STATIC / "widget.js").read_text(encoding="utf-8")
+    data = {**strings, "_examples": EXAMPLES}
+    strings_json = json.dumps(data, ensure_ascii=True).replace("</", "<\\/")
+    return re.sub(r"/\*STRINGS\*/.*?/\*END\*/", lambda _m: strings_json, src, count=1, flags=re.S)

@@ -1,6 +1,8 @@
 """A stand-in with the Assistant's shape, for API tests and for running the server without an index.
 
-It answers by quoting the passage sharing the most characters with the question. Not used in production.
+It answers by quoting the passage sharing the most characters with the question, and abstains (no citations,
+no notice) on questions containing one of `abstain_words`. It records what it was asked (`calls`, `histories`).
+Not used in production.
 """
 from __future__ import annotations
 
@@ -25,13 +27,16 @@ def _detect(text: str) -> str:
 
 
 class FakeAssistant:
-    def __init__(self, passages: Sequence[tuple[str, str, str, str]] = DEFAULT_PASSAGES, delay_s: float = 0.0):
+    def __init__(self, passages: Sequence[tuple[str, str, str, str]] = DEFAULT_PASSAGES, delay_s: float = 0.0,
+                 abstain_words: Sequence[str] = ("weather", "天气")):
         self.passages = [
             Passage(id=f"{d}:0", doc_id=d, title=t, section=s, text=x, start=0, end=len(x), source=f"{d}.txt")
             for d, t, s, x in passages
         ]
         self.delay_s = delay_s
+        self.abstain_words = tuple(abstain_words)
         self.calls: list[tuple[str, str]] = []
+        self.histories: list[list[HistoryTurn]] = []
 
     # --- the Assistant API -------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Hit]:
@@ -52,7 +57,16 @@ class FakeAssistant:
     def stream(self, question: str, history: Sequence[HistoryTurn] = ()) -> Iterator[StreamEvent]:
         self._check(question)
         self.calls.append(("stream", question))
+        self.histories.append(list(history))
+        if any(w in question.lower() for w in self.abstain_words):
+            return self._abstain(question)
         return self._stream(question)
+
+    def _abstain(self, question: str) -> Iterator[StreamEvent]:
+        text = "The documents I have do not cover this question."
+        yield StreamEvent(kind="delta", text=text)
+        yield StreamEvent(kind="done", answer=Answer(question=question, language=_detect(question), answer=text,
+                                                     abstained=True, citations=[]))
 
     def _stream(self, question: str) -> Iterator[StreamEvent]:
         t0 = time.perf_counter()
@@ -61,7 +75,7 @@ class FakeAssistant:
         cites = []
         pieces = ["Here is what the documents say:\n" if lang == "en" else "资料中的相关内容如下:\n"]
         for n, h in enumerate(hits, 1):
-            quote = re.split(r"(?<=[。.])", h.passage.text)[0]
+            quote = re.split(r"(?<=。)|(?<=\.)(?=\s)", h.passage.text)[0].strip()
             cites.append(
                 Citation(n=n, doc_id=h.passage.doc_id, title=h.passage.title, section=h.passage.section,
                          text=h.passage.text, quote=quote, score=h.score, passage_id=h.passage.id)
@@ -85,7 +99,7 @@ class FakeAssistant:
 
     @staticmethod
     def _check(question: str) -> None:
-        from bot.core import BadQuestion
+        from bot.errors import BadQuestion
 
         if not isinstance(question, str) or not question.strip():
             raise BadQuestion("Please type a question.")

@@ -1,7 +1,8 @@
 """Thumbs up/down feedback, stored locally as JSON lines in `data_dir/feedback.jsonl`.
 
-Privacy: a record holds the rating, an answer id (a hash of the answer text, or an id the client sent), the UI
-language and where it came from. The question text is stored only when `settings.log_questions` is on.
+Privacy: a record holds the rating, an answer id (the random id the server gave the answer, or, from older
+clients, a hash of the answer text), the UI language and where it came from. The question text is stored only
+when `settings.log_questions` is on. A store that cannot be written raises FeedbackUnavailable (HTTP 503).
 """
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from bot.errors import BotError
+
 Rating = Literal["up", "down"]
+
+
+class FeedbackUnavailable(BotError):
+    """The feedback file cannot be written (read-only disk, a file where the folder should be, disk full)."""
 
 
 def answer_id(answer_text: str) -> str:
@@ -48,10 +55,16 @@ class FeedbackStore:
         if self.log_questions and question:
             record["question"] = question
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
+        try:
+            with self._lock:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(line)
+        except OSError as exc:
+            raise FeedbackUnavailable(
+                "feedback could not be saved: the server's data folder is not writable "
+                f"({exc.strerror or type(exc).__name__}); the operator should check settings.data_dir"
+            ) from None
         return record
 
     def read(self) -> list[dict]:

@@ -76,7 +76,9 @@ def app_server(tmp_path_factory):
     """Base URL of `python app.py` serving the real assistant over docs + the hostile document."""
     work = tmp_path_factory.mktemp("app")
     docs = work / "docs"
-    shutil.copytree(ROOT / "docs", docs)
+    docs.mkdir()
+    for article in sorted((ROOT / "docs").glob("*.txt")):  # the five articles: the law pack takes minutes to embed
+        shutil.copy(article, docs / article.name)
     (docs / "900_xss_probe.txt").write_text(XSS_DOC, encoding="utf-8")
     port = _free_port()
     env = {
@@ -169,3 +171,42 @@ def page_factory(browser):
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+LINK_PASSAGES = [
+    ("050_links", "投诉渠道与联系方式:一份标题很长的文件,名称需要完整显示而不是被截断",
+     "三、投诉", "投诉网址 https://evil.example/report 或 www.evil.example,邮箱 me@evil.example,见 [99] 与 [1]。其他内容。"),
+    ("051_other", "催收规范", "一、上门催收", "催收人员不得在晚上十点后上门。催收人员上门前应当提前告知。"),
+]
+LINK_QUESTION = "投诉网址邮箱见"
+
+
+@pytest.fixture(scope="session")
+def fake_server(tmp_path_factory):
+    """Base URL of the server with the FAKE assistant over LINK_PASSAGES (URLs, e-mail, bracketed numbers)."""
+    work = tmp_path_factory.mktemp("fake")
+    port = _free_port()
+    code = (
+        "import uvicorn\n"
+        "from bot.serve import create_app\n"
+        "from bot.serve.fake import FakeAssistant\n"
+        "from bot.settings import get_settings\n"
+        "from tests.browser.conftest import LINK_PASSAGES\n"
+        "s = get_settings(rate_limit_per_minute=600)\n"
+        f"uvicorn.run(create_app(FakeAssistant(LINK_PASSAGES), s), host='127.0.0.1', port={port}, log_level='warning')\n"
+    )
+    env = {**os.environ, "BOT_DATA_DIR": str(work / "data"), "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONPATH": str(ROOT)}
+    log = work / "server.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=str(ROOT), env=env, stdout=fh,
+                                stderr=subprocess.STDOUT)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=120, log=log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

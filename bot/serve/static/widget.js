@@ -34,6 +34,7 @@
     if (/^zh/.test(nav)) return "zh-Hans";
     return "en";
   }
+  var EXAMPLES = Array.isArray(STRINGS._examples) ? STRINGS._examples : [];
   var LANG = pickLang(data.lang);
   var S = STRINGS[LANG] || STRINGS.en || {};
   function t(key) { return S[key] || (STRINGS.en && STRINGS.en[key]) || key; }
@@ -92,7 +93,7 @@
     ".panel[hidden]{display:none}",
     "@media (max-width:480px){.panel{left:8px;right:8px;width:auto;max-width:none;bottom:76px;height:auto;top:8px;max-height:none}}",
     "header{display:flex;align-items:center;gap:6px;padding:10px 10px 10px 14px;background:var(--c);color:#fff}",
-    "h2{font-size:15px;margin:0;flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-weight:600}",
+    "h2{font-size:15px;line-height:1.3;margin:0;flex:1;min-width:0;overflow-wrap:anywhere;font-weight:600}",
     "header button{background:rgba(255,255,255,.18);color:#fff;border:0;border-radius:6px;padding:4px 8px;font:inherit;font-size:12px;cursor:pointer;white-space:nowrap}",
     "header button.close{font-size:18px;line-height:1;padding:2px 8px}",
     ".notice{margin:0;padding:6px 12px;font-size:12px;background:#fff8e6;color:#3a2a00;border-bottom:1px solid #f0e0b0}",
@@ -119,6 +120,11 @@
     "textarea{flex:1;min-width:0;resize:none;height:42px;max-height:120px;padding:8px 10px;border:1px solid #cfd4d7;border-radius:8px;font:inherit;color:#1b1b1b;background:#fff}",
     "form button{border:0;background:var(--c);color:#fff;border-radius:8px;padding:0 14px;font:inherit;font-weight:600;cursor:pointer}",
     "form button:disabled{opacity:.55;cursor:default}",
+    ".greet{align-self:flex-start;max-width:92%;padding:8px 10px;border-radius:10px;background:#f2f4f5;border-bottom-left-radius:3px}",
+    ".greet p{margin:0 0 6px}",
+    ".examples{display:flex;flex-wrap:wrap;gap:6px}",
+    ".examples button{border:1px solid var(--c);background:#fff;color:#1b1b1b;border-radius:14px;padding:3px 10px;font:inherit;font-size:13px;cursor:pointer;text-align:left}",
+    ".examples button:hover{background:#eef8f4}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
   ].join("\n");
 
@@ -145,7 +151,7 @@
   svg.appendChild(path);
   launcher.appendChild(svg);
 
-  var titleEl = el("h2", { id: uid + "-title", text: TITLE });
+  var titleEl = el("h2", { id: uid + "-title", text: TITLE, title: TITLE });
   var resetBtn = el("button", { type: "button", className: "reset", text: t("ui_reset") });
   var closeBtn = el("button", { type: "button", className: "close", "aria-label": t("ui_close"), title: t("ui_close"), text: "×" });
   var header = el("header", null, [titleEl, resetBtn, closeBtn]);
@@ -245,8 +251,12 @@
       note.textContent = t("ui_thanks");
       fetch(API + "/api/feedback", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ rating: r, answer: msg.content, language: msg.language || LANG, source: "widget" })
-      }).catch(function () {});
+        body: JSON.stringify(msg.answerId
+          ? { rating: r, answer_id: msg.answerId, language: msg.language || LANG, source: "widget" }
+          : { rating: r, answer: msg.content, language: msg.language || LANG, source: "widget" })
+      }).then(function (res) {
+        if (!res.ok) note.textContent = res.status === 429 ? t("ui_busy") : t("ui_feedback_failed");
+      }).catch(function () { note.textContent = t("ui_feedback_failed"); });
     }
     up.addEventListener("click", function () { rate("up"); });
     down.addEventListener("click", function () { rate("down"); });
@@ -269,8 +279,24 @@
     return node;
   }
 
+  // An empty conversation opens with a greeting and example questions (a click asks one).
+  function greeting() {
+    var box = el("div", { className: "greet" }, [el("p", { text: t("ui_greeting") })]);
+    if (EXAMPLES.length) {
+      var list = el("div", { className: "examples", role: "group", "aria-label": t("ui_examples_label") });
+      EXAMPLES.forEach(function (q) {
+        var b = el("button", { type: "button", text: String(q) });
+        b.addEventListener("click", function () { if (!busy) { input.value = String(q); submit(); } });
+        list.appendChild(b);
+      });
+      box.appendChild(list);
+    }
+    return box;
+  }
+
   function renderAll() {
     while (log.firstChild) log.removeChild(log.firstChild);
+    if (!state.messages.length) log.appendChild(greeting());
     state.messages.forEach(function (m) { log.appendChild(renderMessage(m)); });
     log.scrollTop = log.scrollHeight;
   }
@@ -322,6 +348,8 @@
     var botMsg = { role: "assistant", content: "", done: false };
     state.messages.push(userMsg, botMsg);
     save();
+    var greet = log.querySelector(".greet");
+    if (greet) log.removeChild(greet);
     log.appendChild(renderMessage(userMsg));
     var node = el("div", { className: "msg bot pending" });
     var body = el("div", { className: "body" });
@@ -411,6 +439,7 @@
         if (typeof payload.answer === "string") botMsg.content = payload.answer;
         if (Array.isArray(payload.citations)) botMsg.citations = payload.citations;
         botMsg.language = payload.language;
+        if (typeof payload.answer_id === "string") botMsg.answerId = payload.answer_id;
         botMsg.done = true;
         finish();
       } else if (event === "error") {
