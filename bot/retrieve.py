@@ -61,7 +61,8 @@ class HybridRetriever:
 
         # Dense: the vector index proposes candidates; exact cosines for every candidate come from the matrix.
         query_vectors = np.vstack([self.embeddings.embed_query_array(q) for q in dense_queries])
-        _, rows = self.vectors.search(query_vectors, min(self.settings.dense_candidates, n))
+        # Each side proposes at least k candidates, so a deep ranking (k=100 in eval) is not cut short.
+        _, rows = self.vectors.search(query_vectors, min(max(self.settings.dense_candidates, k), n))
         candidates = set(rows[rows >= 0].tolist())
 
         bm25 = np.zeros(n, dtype=np.float32)
@@ -69,7 +70,8 @@ class HybridRetriever:
             if query_tokens:
                 bm25 = np.maximum(bm25, self.corpus.bm25(query_tokens))
         if bm25.max() > 0:
-            top = np.argpartition(-bm25, min(self.settings.lexical_candidates, n) - 1)[: self.settings.lexical_candidates]
+            depth = min(max(self.settings.lexical_candidates, k), n)
+            top = np.argpartition(-bm25, depth - 1)[:depth]
             candidates.update(int(r) for r in top if bm25[r] > 0)
 
         named = self._named_article_rows(query)

@@ -72,7 +72,10 @@ def test_phone_page_does_not_scroll_itself_and_question_is_not_hidden(fake_serve
 def test_document_urls_and_brackets_in_answers_are_plain_text(fake_server, page_factory, screenshots):
     page = page_factory(1280, 900)
     _open(page, fake_server)
+    turn = page.locator("#bot-chat [data-testid='bot']").count()
     _ask(page, LINK_QUESTION)
+    # This answer cites passages: wait for its own sources group, which appears when the answer is complete.
+    page.wait_for_selector(f"#bot-sources .src-group[data-turn='{turn}']")
     bot = page.locator("#bot-chat [data-testid='bot']").last
     text = bot.inner_text()
     assert "https://evil.example/report" in text and "www.evil.example" in text and "me@evil.example" in text
