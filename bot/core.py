@@ -28,8 +28,10 @@ from bot.errors import BadQuestion, BotError, IndexNotReady  # noqa: F401  (re-e
 from bot.evidence import EvidenceGate
 from bot.extractive import ExtractiveAnswerer, abstention
 from bot.language import detect
+from bot.memory import QuestionMemory
 from bot.prompts import Strings
 from bot.query import Query
+from bot.rerank import LinearReranker
 from bot.retrieve import HybridRetriever
 from bot.rewrite import SimpleQueryRewriter
 from bot.settings import Settings
@@ -57,9 +59,15 @@ class Assistant:
         self.embeddings = embeddings
         self.strings = Strings(settings.prompts_dir)
         self.corpus = Corpus(stored.tokens, stored.lexicon, settings.own_words_weight)
-        self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings)
+        memory = None
+        if settings.question_memory and stored.memory:
+            chapter_of = {p.article_key: p.section for p in stored.passages if p.kind == "article"}
+            memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of)
+        self.memory = memory
+        self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings, memory,
+                                         LinearReranker.load() if memory else None)
         self.extractive = ExtractiveAnswerer(self.corpus.idf, self.strings, max_sentences=settings.answer_max_sentences)
-        self.gate = EvidenceGate(self.corpus, settings)
+        self.gate = EvidenceGate(self.corpus, settings, memory)
         self.answerer: Any = self.extractive
         self.rewriter: Any = SimpleQueryRewriter()
         if settings.llm_enabled:
@@ -118,6 +126,11 @@ class Assistant:
                 if truncated:
                     answer.answer = truncated_notice + "\n" + answer.answer
             yield event
+
+    def exclude_from_memory(self, ids) -> None:
+        """Leave these remembered questions out of ranking and of the known vocabulary (held-out evaluation)."""
+        if self.memory is not None:
+            self.memory.exclude(list(ids))
 
     def similarity(self, sentence: str, passage_text: str) -> float:
         """Cosine between a sentence (query side) and a passage (multilingual: an English sentence vs Chinese).

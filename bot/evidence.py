@@ -41,6 +41,16 @@ _STATES_QUANTITY = re.compile(r"\d|[一二三四五六七八九十两百千万][
 _LIST_NUMBER = re.compile(r"^\s*(?:\d+[.、.)]|[((]\d+[))])")  # "1. 逾期提醒" numbers an item, it states nothing
 
 
+_CLAUSE_END = re.compile(r"[。！？!?；;，,\n]+|(?<=[a-z])\. ")
+
+
+def _last_clause(text: str) -> str:
+    """The question's last clause: where it asks. "I paid 3 times, can they sue?" asks no quantity, though its
+    back story counts something."""
+    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
+    return clauses[-1] if clauses else text
+
+
 @dataclass
 class Coverage:
     dense: float  # best question-passage cosine among the hits
@@ -50,9 +60,10 @@ class Coverage:
 
 
 class EvidenceGate:
-    def __init__(self, corpus: Corpus, settings) -> None:
+    def __init__(self, corpus: Corpus, settings, memory=None) -> None:
         self.corpus = corpus
         self.settings = settings
+        self.memory = memory  # bot.memory.QuestionMemory: words of answered questions are not unknown topics
 
     def coverage(self, query: Query, hits: Sequence[Hit]) -> Coverage:
         dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
@@ -69,7 +80,7 @@ class EvidenceGate:
         s = self.settings
         if c.lexical <= 0 or c.dense < s.abstain_min_dense:
             return False
-        if _ASKS_QUANTITY.search(query.simplified) and not any(
+        if _ASKS_QUANTITY.search(_last_clause(query.simplified)) and not any(
             _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:3]
         ):
             return False
@@ -94,7 +105,7 @@ class EvidenceGate:
     def _known(self, word: str) -> bool:
         """In the corpus, or a compound of corpus words: a word of 3+ characters whose characters, all but at most
         one, are covered by corpus words of 2+ characters (催收员 = 催收 + 员)."""
-        if self.corpus.knows(word):
+        if self.corpus.knows(word) or (self.memory is not None and self.memory.knows_word(word)):
             return True
         covered = [False] * len(word)
         for i in range(len(word)):

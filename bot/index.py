@@ -20,6 +20,7 @@ folder named `v...` in the index directory is never touched.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -44,6 +45,7 @@ REBUILD_HINT = "Rebuild it with: .venv/bin/python -m bot ingest"
 VERSION_NAME = re.compile(r"^v\d{8}T\d{6}-[0-9a-f]{6}$")
 WRITTEN_BY = "bot.index"  # manifest["written_by"]: marks a version folder as ours
 CHECKSUMMED = ("passages.jsonl", "vectors.faiss", "lexicon.json")
+MEMORY_FILES = ("memory.jsonl", "memory.npy")  # optional: answered questions and their vectors (bot.memory)
 
 
 @dataclass
@@ -56,6 +58,8 @@ class StoredIndex:
     tokens: list[list[str]]
     vectors: faiss.Index
     lexicon: dict[str, list[str]] = field(default_factory=dict)
+    memory: list[dict] = field(default_factory=list)  # answered questions: {"id", "q", "articles": [[law_key, no, suffix]]}
+    memory_vectors: np.ndarray | None = None  # one query vector per memory entry
 
     @property
     def model_id(self) -> str:
@@ -111,6 +115,13 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
             passages.append(Passage(**row))
         vectors = faiss.deserialize_index(np.frombuffer(contents["vectors.faiss"], dtype=np.uint8))
         lexicon = json.loads(contents["lexicon.json"].decode("utf-8")) if "lexicon.json" in contents else {}
+        memory, memory_vectors = [], None
+        if all((version / f).is_file() for f in MEMORY_FILES):
+            raw = {f: _read_verified(version / f, checksums.get(f), index_dir) for f in MEMORY_FILES}
+            memory = [json.loads(line) for line in raw["memory.jsonl"].decode("utf-8").split("\n") if line.strip()]
+            memory_vectors = np.load(io.BytesIO(raw["memory.npy"]), allow_pickle=False)
+            if len(memory_vectors) != len(memory):
+                raise IndexNotReady(f"The index in {index_dir} is inconsistent (memory). {REBUILD_HINT}")
     except IndexNotReady:
         raise
     except Exception as exc:  # missing file, truncated JSON, corrupt faiss file...
@@ -122,7 +133,7 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
             f"The index in {index_dir} was built with {model_id}, but the configured "
             f"embedding model is {expected_model_id}. {REBUILD_HINT} --rebuild"
         )
-    return StoredIndex(version, manifest, passages, tokens, vectors, lexicon)
+    return StoredIndex(version, manifest, passages, tokens, vectors, lexicon, memory, memory_vectors)
 
 
 def _read_verified(path: Path, expected_sha256: str | None, index_dir: Path) -> bytes:
@@ -141,6 +152,8 @@ def write(
     vectors: np.ndarray,
     manifest: dict[str, Any],
     lexicon: dict[str, list[str]],
+    memory: list[dict] | None = None,
+    memory_vectors: np.ndarray | None = None,
 ) -> Path:
     """Write a complete new version, then switch CURRENT to it atomically.
 
@@ -162,6 +175,10 @@ def write(
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(flat, str(tmp / "vectors.faiss"))
         _write_json(tmp / "lexicon.json", lexicon)
+        if memory:
+            (tmp / "memory.jsonl").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in memory),
+                                              encoding="utf-8")
+            np.save(tmp / "memory.npy", np.ascontiguousarray(memory_vectors, dtype=np.float32), allow_pickle=False)
         full_manifest = {
             **manifest,
             "format": FORMAT_VERSION,
@@ -169,7 +186,7 @@ def write(
             "passages": len(passages),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "versions": _library_versions(),
-            "checksums": {f: _sha256_file(tmp / f) for f in CHECKSUMMED},
+            "checksums": {f: _sha256_file(tmp / f) for f in CHECKSUMMED + MEMORY_FILES if (tmp / f).is_file()},
         }
         _write_json(tmp / "manifest.json", full_manifest, indent=1)
         _fsync_dir(tmp)

@@ -29,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bot import index as index_store
+from bot import memory as memory_module
 from bot.clean import clean
 from bot.errors import BotError, IndexNotReady
 from bot.crosslingual import build_lexicon
@@ -269,7 +270,9 @@ def ingest(
 
     unchanged = {d for d, w in wanted.items() if reusable and old_docs.get(d, {}).get("sha256") == w.sha256}
     removed_docs = sorted(set(old_docs) - set(wanted) - kept)
-    if reusable and len(unchanged) == len(wanted) and not removed_docs:
+    memory_sha = _memory_fingerprint(settings)
+    if reusable and len(unchanged) == len(wanted) and not removed_docs and \
+            previous.manifest.get("memory_sha256", "") == memory_sha:
         reports = [_unchanged_report(d, old_docs[d]) for d in sorted(wanted)]
         reports += [_kept_report(d, old_docs[d]) for d in sorted(kept)]
         reports.sort(key=lambda r: r.doc_id)
@@ -370,11 +373,13 @@ def ingest(
         "embedding": {"backend": settings.embedding_backend, "model_id": embeddings.model_id,
                       "dimension": embeddings.dimension},
         "pipeline_version": PIPELINE_VERSION,
+        "memory_sha256": memory_sha,
         "documents": documents,
     }
     # Which version of each law is in force depends on the whole corpus (an added newer file supersedes).
     passages = mark_versions_in_force(passages)
-    path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon)
+    memory, memory_vectors = _question_memory(passages, previous, embeddings, settings)
+    path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon, memory, memory_vectors)
     reports.sort(key=lambda r: r.doc_id)
     return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
                         str(path), False, warnings, embed_seconds)
@@ -456,6 +461,29 @@ def _cap_passages(passages: list[Passage], limit: int) -> tuple[list[Passage], i
                     "id": f"{passage.doc_id}:{len(out)}", "text": stripped, "start": start, "end": start + len(stripped)}))
             offset = end
     return out, cut
+
+
+def _memory_fingerprint(settings: Settings) -> str:
+    """What decides the stored question memory: its file (a change re-embeds the questions, not the documents)."""
+    if not getattr(settings, "question_memory", True) or not memory_module.QUESTIONS_PATH.is_file():
+        return ""
+    return hashlib.sha256(memory_module.QUESTIONS_PATH.read_bytes()).hexdigest()
+
+
+def _question_memory(passages: list[Passage], previous, embeddings: EmbeddingBackend,
+                     settings: Settings) -> tuple[list[dict], np.ndarray | None]:
+    """The remembered questions whose articles are in this index, each embedded once (bot.memory); vectors of
+    questions the previous version already embedded are reused."""
+    if not getattr(settings, "question_memory", True) or not any(p.kind == "article" for p in passages):
+        return [], None
+    entries = memory_module.resolve(memory_module.load_questions(), passages)
+    if not entries:
+        return [], None
+    known: dict[str, np.ndarray] = {}
+    if previous is not None and previous.memory_vectors is not None and previous.model_id == embeddings.model_id:
+        known = {m["q"]: v for m, v in zip(previous.memory, previous.memory_vectors)}
+    vectors = np.vstack([known[e["q"]] if e["q"] in known else embeddings.embed_query_array(e["q"]) for e in entries])
+    return entries, vectors.astype(np.float32)
 
 
 def _embed(matrix: np.ndarray, passages: list[Passage], to_embed: list[int], embeddings: EmbeddingBackend,

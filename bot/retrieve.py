@@ -22,15 +22,18 @@ from bot.embeddings import EmbeddingBackend
 from bot.index import StoredIndex
 from bot.language import normalize_for_match
 from bot.lexical import tokenize
+from bot.memory import QuestionMemory
 from bot.query import Query
+from bot.rerank import UNRANKED, LinearReranker, feature_matrix
 from bot.settings import Settings
-from bot.types import Hit
+from bot.types import Hit, Passage
 
 
 class HybridRetriever:
     """Ranks passages for a Query; the Corpus supplies BM25 and the question's expansion."""
 
-    def __init__(self, stored: StoredIndex, corpus: Corpus, embeddings: EmbeddingBackend, settings: Settings) -> None:
+    def __init__(self, stored: StoredIndex, corpus: Corpus, embeddings: EmbeddingBackend, settings: Settings,
+                 memory: QuestionMemory | None = None, reranker: LinearReranker | None = None) -> None:
         self.passages = stored.passages
         self.vectors = stored.vectors
         # Exact cosines for the fused candidates (n x d float32: 30 MB for 20,000 passages).
@@ -42,9 +45,27 @@ class HybridRetriever:
         self._dedup_key = [normalize_for_match(p.text) for p in self.passages]
         # Statute articles by (number, suffix), for questions that name one ("民法典第1033条").
         self._article_rows: dict[tuple[int, int], list[int]] = {}
+        self._rows_of_key: dict[tuple, list[int]] = {}  # (law_key, number, suffix) -> rows (parts)
         for row, p in enumerate(self.passages):
             if p.kind == "article":
                 self._article_rows.setdefault((p.article_no, p.article_suffix), []).append(row)
+                self._rows_of_key.setdefault(p.article_key, []).append(row)
+        # The learned reranker needs articles and remembered questions; without them the hybrid score ranks.
+        self.memory = memory if memory and self._rows_of_key else None
+        self.reranker = reranker if self.memory else None
+        if self.reranker is None and not getattr(settings, "fit_reranker", False):
+            self.memory = None  # no weights: rank by the hybrid score alone
+        self._capture: list | None = None
+
+    def reranker_training_data(self, query: Query, k: int = 100) -> tuple[list[Passage], np.ndarray]:
+        """The passages a k-deep retrieval would rerank and their features (benchmarks/fit_reranker.py)."""
+        self._capture = []
+        try:
+            self.retrieve(query, k)
+            cand, features = self._capture[-1] if self._capture else (np.zeros(0, dtype=np.int64), np.zeros((0, 0)))
+        finally:
+            self._capture = None
+        return [self.passages[int(r)] for r in cand], features
 
     def retrieve(self, query: Query, k: int = 5) -> list[Hit]:
         """Best `k` passages: score = cosine + lexical_weight * BM25 / best BM25, over the union of candidates.
@@ -86,8 +107,14 @@ class HybridRetriever:
         else:
             lexical = bm25[cand] / bm25.max() if bm25.max() > 0 else np.zeros(len(cand), dtype=np.float32)
             fused = best_cosine + self.settings.lexical_weight * lexical
+        if self.memory is not None:
+            cand, features, question_cosine = self._rerank_features(query, query_vectors[0], cand, fused,
+                                                                    question_cosine, bm25)
+            if self._capture is not None:  # fitting the reranker: keep what it would score
+                self._capture.append((cand, features))
+            fused = self.reranker.scores(features) if self.reranker is not None else fused_hybrid(features)
         if named:  # the article the question names comes first, whatever its score
-            fused = fused + np.isin(cand, list(named)) * (1.0 + self.settings.lexical_weight + 1.0)
+            fused = fused + np.isin(cand, list(named)) * (float(fused.max() - fused.min()) + 1.0)
         order = _in_force_first(np.argsort(-fused, kind="stable"), cand, self.passages)
 
         hits: list[Hit] = []
@@ -109,6 +136,23 @@ class HybridRetriever:
                 )
             )
         return hits
+
+    def _rerank_features(self, query: Query, query_vector: np.ndarray, cand: np.ndarray, fused: np.ndarray,
+                         question_cosine: np.ndarray, bm25: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates (plus the articles the question memory proposes) and their reranker features."""
+        votes = self.memory.votes(query_vector, query.text)
+        ranks = np.empty(len(cand), dtype=np.float32)
+        ranks[np.argsort(-fused, kind="stable")] = np.arange(len(cand))
+        known = set(cand.tolist())
+        extra = [r for key in votes.article for r in self._rows_of_key.get(key, []) if r not in known]
+        if extra:
+            extra_rows = np.asarray(extra, dtype=np.int64)
+            cand = np.concatenate([cand, extra_rows])
+            question_cosine = np.concatenate([question_cosine, self.matrix[extra_rows] @ query_vector])
+            ranks = np.concatenate([ranks, np.full(len(extra_rows), UNRANKED, dtype=np.float32)])
+        best = bm25.max() or 1.0
+        features = feature_matrix(self.passages, cand, question_cosine, bm25[cand] / best, ranks, votes)
+        return cand, features, question_cosine
 
     def _named_article_rows(self, query: Query) -> set[int]:
         """Rows of the article the question names: of the named law when it names one (else of any law), every
@@ -135,6 +179,11 @@ class HybridRetriever:
         if not hasattr(self, "_rows_by_text"):
             self._rows_by_text = {p.text: i for i, p in enumerate(self.passages)}
         return self._rows_by_text
+
+
+def fused_hybrid(features: np.ndarray) -> np.ndarray:
+    """Before a reranker is fitted: the hybrid score again (dense + 0.25 * normalised BM25) from the features."""
+    return features[:, 0] + 0.25 * features[:, 1]
 
 
 def _in_force_first(order: np.ndarray, cand: np.ndarray, passages: list) -> list[int]:

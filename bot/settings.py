@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     fusion: Literal["convex", "rrf"] = "convex"
     lexical_weight: float = 0.25
     rrf_k: int = 60
+    # Remembered legal questions (bot/data/legal_questions.jsonl) vote for their articles through the learned
+    # reranker (bot/rerank.py); only an index with statutes uses them.
+    question_memory: bool = True
+    fit_reranker: bool = False  # benchmarks/fit_reranker.py: use the memory without weights, to fit them
     own_words_weight: int = 1  # BM25 weight of a Chinese question's own words vs its thesaurus words (2 measured worse on dev)
 
     # Answer

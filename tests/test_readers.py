@@ -126,7 +126,8 @@ def test_unsupported_document_messages_are_one_line(tmp_path):
 
 def test_discover_finds_the_shipped_documents():
     files, warnings = discover([DOCS])
-    assert len(files) == 5 and warnings == []
+    assert len(files) == 5 + 33 and warnings == []  # the five articles and the law pack in docs/laws/
+    assert sum(f.suffix == ".md" and "laws" in f.parts for f in files) == 33
 
 
 # --------------------------------------------------------------------------- plain text and encodings

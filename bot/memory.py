@@ -1,0 +1,153 @@
+"""Question memory: real legal questions with the articles that answer them, as evidence for ranking.
+
+People ask about the same articles again and again, in words far from the statute's. A new question that is
+close (in the embedding space) to remembered questions gets their articles, and the articles' chapters and
+laws, as ranking features (bot.rerank): nearest-neighbour votes, learned from data rather than word lists.
+
+    bot/data/legal_questions.jsonl   {"id", "q", "articles": ["中华人民共和国民法典第一千零三十三条", ...]}
+
+The shipped questions are STARD's training split (THUIR 2024, MIT licence: bot/data/LICENSE-STARD.txt),
+restricted to the borrower-rights pack. At ingest, each article name is resolved to an article of the index
+(`resolve`), and each question is embedded once; both are stored with the index (memory.jsonl, memory.npy).
+An operator can add their own answered questions to the file.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.statutes import normalize_title, parse_chinese_numeral
+from bot.types import Passage
+
+QUESTIONS_PATH = Path(__file__).resolve().parent / "data" / "legal_questions.jsonl"
+NEIGHBOURS = 20  # remembered questions that vote
+TEMPERATURE = 0.05  # a neighbour's vote: exp((cosine - 1) / TEMPERATURE); 0.95 -> 0.37, 0.90 -> 0.14
+_ARTICLE_NAME = re.compile(r"^(?P<law>.+?)第(?P<num>[零〇一二三四五六七八九十百千万两0-9]+)条(?:之(?P<suffix>[一二三四五六七八九十]+))?$")
+_PRC = "中华人民共和国"
+
+
+def load_questions(path: Path = QUESTIONS_PATH) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def resolve(questions: Iterable[dict], passages: Sequence[Passage]) -> list[dict]:
+    """Questions whose article names resolve to in-force articles of the index, with [law_key, number, suffix]
+    keys instead of names; questions none of whose articles are in the index are left out."""
+    by_article: dict[tuple[str, int, int], str] = {}
+    for p in passages:
+        if p.kind == "article" and p.in_force:
+            title = normalize_title(p.law)
+            for name in {title, title.removeprefix(_PRC)}:
+                by_article.setdefault((name, p.article_no, p.article_suffix), p.law_key)
+    out = []
+    for q in questions:
+        keys = []
+        for name in q.get("articles", []):
+            m = _ARTICLE_NAME.match(normalize_title(name))
+            if not m:
+                continue
+            try:
+                number = parse_chinese_numeral(m["num"])
+                suffix = parse_chinese_numeral(m["suffix"]) if m["suffix"] else 0
+            except ValueError:
+                continue
+            law = m["law"]
+            law_key = by_article.get((law, number, suffix)) or by_article.get((law.removeprefix(_PRC), number, suffix))
+            if law_key and [law_key, number, suffix] not in keys:
+                keys.append([law_key, number, suffix])
+        if keys:
+            out.append({"id": q.get("id", ""), "q": q["q"], "articles": keys})
+    return out
+
+
+@dataclass
+class Votes:
+    """What the nearest remembered questions say about one query."""
+
+    article: dict[tuple, float]  # article key -> summed neighbour weight
+    article_max: dict[tuple, float]  # article key -> best cosine of a neighbour naming it
+    law: dict[str, float]  # law_key -> share of the neighbours' weight
+    chapter: dict[tuple[str, str], float]  # (law_key, chapter path) -> share of the neighbours' weight
+    prior: dict[tuple, int]  # article key -> how many remembered questions name it
+
+
+class QuestionMemory:
+    def __init__(self, entries: list[dict], vectors: np.ndarray | None, chapter_of: dict[tuple, str]) -> None:
+        self.entries = entries
+        self.vectors = vectors if vectors is not None else np.zeros((0, 1), dtype=np.float32)
+        self.keys = [[tuple(k) for k in e["articles"]] for e in entries]
+        self.chapter_of = chapter_of  # article key -> chapter path
+        self.excluded: set[str] = set()  # ids left out (evaluation on questions that are themselves in memory)
+        self.prior: dict[tuple, int] = {}
+        for keys in self.keys:
+            for k in keys:
+                self.prior[k] = self.prior.get(k, 0) + 1
+        self._words: set[str] | None = None
+
+    def knows_word(self, word: str) -> bool:
+        """Whether people used `word` in a remembered question that the documents answer: an everyday word of
+        answerable questions (老婆, 房子, 宠物), not a topic the documents lack."""
+        if self._words is None:
+            from bot.lexical import tokenize
+
+            self._words = {w for e in self.entries if e.get("id") not in self.excluded for w in tokenize(e["q"])}
+        return word in self._words
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def exclude(self, ids: Iterable[str]) -> None:
+        """Leave these questions out of every vote and of the prior (held-out evaluation)."""
+        self.excluded = set(ids)
+        self._words = None
+        self.prior = {}
+        for entry, keys in zip(self.entries, self.keys):
+            if entry.get("id") not in self.excluded:
+                for k in keys:
+                    self.prior[k] = self.prior.get(k, 0) + 1
+
+    def votes(self, query_vector: np.ndarray, query_text: str = "") -> Votes:
+        sims = self.vectors @ query_vector
+        order = np.argsort(-sims)
+        article: dict[tuple, float] = {}
+        article_max: dict[tuple, float] = {}
+        law: dict[str, float] = {}
+        chapter: dict[tuple[str, str], float] = {}
+        total, used = 0.0, 0
+        prior = self.prior
+        for i in order:
+            if used >= NEIGHBOURS:
+                break
+            entry = self.entries[i]
+            if entry.get("id") in self.excluded:
+                continue
+            if query_text and entry["q"] == query_text:  # the question itself is no evidence for itself
+                prior = _minus(prior, self.keys[i])
+                continue
+            used += 1
+            weight = float(np.exp((sims[i] - 1.0) / TEMPERATURE))
+            total += weight
+            for k in self.keys[i]:
+                article[k] = article.get(k, 0.0) + weight
+                article_max[k] = max(article_max.get(k, 0.0), float(sims[i]))
+            first = self.keys[i][0]  # the question's main article speaks for its law and chapter
+            law[first[0]] = law.get(first[0], 0.0) + weight
+            ch = (first[0], self.chapter_of.get(first, ""))
+            chapter[ch] = chapter.get(ch, 0.0) + weight
+        total = total or 1.0
+        return Votes(article, article_max, {k: v / total for k, v in law.items()},
+                     {k: v / total for k, v in chapter.items()}, prior)
+
+
+def _minus(prior: dict[tuple, int], keys: list[tuple]) -> dict[tuple, int]:
+    out = dict(prior)
+    for k in keys:
+        out[k] = out.get(k, 0) - 1
+    return out
