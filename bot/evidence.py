@@ -2,9 +2,11 @@
 
 Signals, all cheap (no model call beyond what retrieval did):
 - topic words the documents never use: a Chinese question whose nouns include a word absent from the
-  whole corpus (民间借贷 "利率上限", "同事") asks about something the documents do not discuss — unless
-  the colloquial thesaurus explains the word (坏处 -> 负面影响). For English, the share of the question's
-  content words that the bilingual lexicon cannot map to any corpus word plays the same role.
+  whole corpus (政审, 抗告, 绿卡) asks about something the documents do not discuss — unless the word is
+  everyday speech (老婆, 老板, 椅子: common in general Chinese, by jieba's frequency dictionary), people used it
+  in answered questions (bot.memory), or the colloquial thesaurus explains it (坏处 -> 负面影响). For English,
+  the share of the question's content words that the bilingual lexicon cannot map to any corpus word plays
+  the same role, and so does a name or acronym it cannot map (FDCPA, LPR, Shenzhen).
 - dense: cosine similarity between the question and the best passage (multilingual e5);
 - lexical: whether BM25 found anything at all;
 - quantities: a question asking "how many / how much / how long" (几次, 多少, 多久) is answered only by a
@@ -17,9 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import re
+import threading
 
 from bot.corpus import Corpus
-from bot.lexical import has_word, tag
+from bot.crosslingual import STOP_WORDS
+from bot.lexical import general_frequency, has_word, tag
 from bot.query import Query
 from bot.types import Hit
 
@@ -32,9 +36,15 @@ _NOUN_TAGS = ("n", "vn")  # nouns and verbal nouns; person names (nr*) are left 
 # Segmentation slips glue a function character onto a neighbour ("逾期后会被" -> 后会/n): a "noun" holding one
 # of these characters is not trusted as a topic word.
 _FUNCTION_CHARS = frozenset("后会的了是在被把给吗呢就都也还又才让要能可去来过着得地么这那和与或及")
+# A noun this common in general Chinese (jieba's dictionary count) is everyday speech, not a topic the documents
+# lack; a place name this common is a place, and a question tied to a place may be outside the documents' law.
+EVERYDAY_FREQUENCY = 100
+PLACE_FREQUENCY = 1000
+# English names and acronyms: a capitalised word inside the sentence, or an all-capitals token ("US", "LPR").
+_NAME_OR_ACRONYM = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b|\b[A-Z]{2,}\b")
 _ASKS_QUANTITY = re.compile(
     r"\bhow (?:many|much|long|soon|late)\b|\bwhat (?:percentage|amount|number|time)\b|\bmaximum\b|\blimit\b"
-    r"|多少|几次|几天|几个|几点|几号|多久|多长时间|多长|几年|几月|上限|最多|最高|次数",
+    r"|多少|几次|几天|几个|几点|几号|多久|多长时间|多长|几年|几月|上限|最多|最高(?!额|人民|法院)|次数",
     re.IGNORECASE,
 )
 _STATES_QUANTITY = re.compile(r"\d|[一二三四五六七八九十两百千万][次天日年月个%亿万]|百分之")
@@ -57,6 +67,7 @@ class Coverage:
     lexical: float  # best BM25 score among the hits (0 when no question word occurs in them)
     unknown: list[str] = field(default_factory=list)  # topic words the corpus does not cover
     unknown_share: float = 0.0  # for English: share of content words with no corpus word in the lexicon
+    unknown_names: list[str] = field(default_factory=list)  # for English: names/acronyms mapped to no corpus word
 
 
 class EvidenceGate:
@@ -64,13 +75,16 @@ class EvidenceGate:
         self.corpus = corpus
         self.settings = settings
         self.memory = memory  # bot.memory.QuestionMemory: words of answered questions are not unknown topics
+        # The general-frequency table takes ~0.7 s to read: in the background, not on the first question.
+        threading.Thread(target=general_frequency, args=("的",), daemon=True).start()
 
     def coverage(self, query: Query, hits: Sequence[Hit]) -> Coverage:
         dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
         lexical = max((h.lexical_score or 0.0 for h in hits), default=0.0)
         if query.language == "en":
             unknown, total = self.corpus.unmapped_english(query.text)
-            return Coverage(dense, lexical, unknown, len(unknown) / total if total else 1.0)
+            return Coverage(dense, lexical, unknown, len(unknown) / total if total else 1.0,
+                            self._unknown_names(query.text))
         return Coverage(dense, lexical, self._unknown_chinese_topics(query.simplified))
 
     def covered(self, query: Query, hits: Sequence[Hit]) -> bool:
@@ -81,12 +95,26 @@ class EvidenceGate:
         if c.lexical <= 0 or c.dense < s.abstain_min_dense:
             return False
         if _ASKS_QUANTITY.search(_last_clause(query.simplified)) and not any(
-            _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:3]
+            _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:5]
         ):
             return False
         if query.language == "en":
-            return c.unknown_share <= s.abstain_max_unknown_share_en
-        return not c.unknown
+            return c.unknown_share <= s.abstain_max_unknown_share_en and not c.unknown_names
+        # A word the documents lack, in a question they match only loosely: a topic they do not cover. A close
+        # match (cosine >= abstain_unknown_topic_max_dense) vouches for the question despite an odd word.
+        return not c.unknown or c.dense >= s.abstain_unknown_topic_max_dense
+
+    def _unknown_names(self, text: str) -> list[str]:
+        """Names and acronyms of an English question that map to no corpus word (a law or place elsewhere)."""
+        out = []
+        for m in _NAME_OR_ACRONYM.finditer(text):
+            word = m.group(0)
+            if word.lower() in STOP_WORDS and not (len(word) == 2 and word.isupper()):
+                continue  # "I", or a word in capitals for emphasis ("THEM"); but "US" is a country
+            unknown, _ = self.corpus.unmapped_english(word)
+            if unknown or not self.corpus.query(word, "en").terms:
+                out.append(word)
+        return out
 
     def _unknown_chinese_topics(self, simplified: str) -> list[str]:
         explained = self.corpus.explained_words(simplified)
@@ -95,6 +123,10 @@ class EvidenceGate:
             is_noun = pos.startswith(_NOUN_TAGS) and not pos.startswith("nr")
             if len(word) < 2 or not is_noun or word in _GENERIC_NOUNS or _FUNCTION_CHARS & set(word):
                 continue
+            count, general_pos = general_frequency(word)
+            is_place = general_pos == "ns" and count >= PLACE_FREQUENCY
+            if (count >= EVERYDAY_FREQUENCY or count == 3) and not is_place:
+                continue  # everyday speech (3: a word the dictionary lists without a count)
             if not has_word(word):
                 continue  # not a dictionary word: a segmentation slip ("人会", "会录"), not a topic
             if self._known(word) or any(word in t or t in word for t in explained):

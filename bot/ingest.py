@@ -32,7 +32,7 @@ from bot import index as index_store
 from bot import memory as memory_module
 from bot.clean import clean
 from bot.errors import BotError, IndexNotReady
-from bot.crosslingual import build_lexicon
+from bot.crosslingual import GLOSSARY_PATH, build_lexicon
 from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
 from bot.lexical import tokenize
 from bot.passages import mark_versions_in_force, split_passages, statute_passages
@@ -161,12 +161,9 @@ def _limit(settings: Settings, name: str, default: int) -> int:
 
 
 def _pipeline_fingerprint(settings: Settings) -> bytes:
-    """What besides a document's bytes decides its index entries: code version, glossary, what is embedded,
-    the size limits."""
-    from bot.crosslingual import GLOSSARY_PATH
-
-    return b"\0".join([PIPELINE_VERSION.encode(), hashlib.sha256(GLOSSARY_PATH.read_bytes()).digest(),
-                        settings.embed_headings.encode(),
+    """What besides a document's bytes decides its passages and vectors: code version, what is embedded, the
+    size limits. (The glossary decides only the cross-lingual lexicon, rebuilt without re-embedding.)"""
+    return b"\0".join([PIPELINE_VERSION.encode(), settings.embed_headings.encode(),
                         f"{_limit(settings, 'max_document_chars', MAX_DOCUMENT_CHARS)}/"
                         f"{_limit(settings, 'max_passage_chars', MAX_PASSAGE_CHARS)}".encode()])
 
@@ -271,8 +268,10 @@ def ingest(
     unchanged = {d for d, w in wanted.items() if reusable and old_docs.get(d, {}).get("sha256") == w.sha256}
     removed_docs = sorted(set(old_docs) - set(wanted) - kept)
     memory_sha = _memory_fingerprint(settings)
+    glossary_sha = hashlib.sha256(GLOSSARY_PATH.read_bytes()).hexdigest()
     if reusable and len(unchanged) == len(wanted) and not removed_docs and \
-            previous.manifest.get("memory_sha256", "") == memory_sha:
+            previous.manifest.get("memory_sha256", "") == memory_sha and \
+            previous.manifest.get("glossary_sha256", "") == glossary_sha:
         reports = [_unchanged_report(d, old_docs[d]) for d in sorted(wanted)]
         reports += [_kept_report(d, old_docs[d]) for d in sorted(kept)]
         reports.sort(key=lambda r: r.doc_id)
@@ -374,6 +373,7 @@ def ingest(
                       "dimension": embeddings.dimension},
         "pipeline_version": PIPELINE_VERSION,
         "memory_sha256": memory_sha,
+        "glossary_sha256": glossary_sha,
         "documents": documents,
     }
     # Which version of each law is in force depends on the whole corpus (an added newer file supersedes).

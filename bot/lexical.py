@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 import logging
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -39,6 +40,26 @@ def cut_for_search(text: str) -> list[str]:
 def tag(text: str) -> list[tuple[str, str]]:
     """(word, part-of-speech tag) pairs, with the domain words."""
     return rjieba.tag(text)
+
+
+@lru_cache(maxsize=1)
+def _general_frequencies() -> dict[str, tuple[int, str]]:
+    """word -> (count, part-of-speech) in jieba's general-language dictionary (349,000 words, read once)."""
+    from importlib.resources import files
+
+    table: dict[str, tuple[int, str]] = {}
+    with (files("jieba") / "dict.txt").open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 3 and len(parts[0]) >= 2:
+                table[parts[0]] = (int(parts[1]), parts[2])
+    return table
+
+
+def general_frequency(word: str) -> tuple[int, str]:
+    """How common `word` is in general Chinese (jieba's dictionary count; 0 if absent) and its usual
+    part of speech. Words the dictionary lists without a real count have count 3."""
+    return _general_frequencies().get(word, (0, ""))
 
 
 def has_word(word: str) -> bool:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Abstention (bot/evidence.py), calibrated on the dev set; see README "Abstention".
     abstain_min_dense: float = 0.75  # best question-passage cosine below this: abstain
     abstain_max_unknown_share_en: float = 0.4  # English: abstain when more content words than this are unmapped
+    # Chinese: a topic word the documents lack declines the question only when its best cosine is below this
+    # (fitted on shared/eval/law_dev.jsonl, benchmarks/questions/borrower_tune.jsonl and STARD's fit split).
+    abstain_unknown_topic_max_dense: float = 0.90
 
     # LLM (optional; extractive answers when unset)
     llm_base_url: str = ""
