@@ -95,7 +95,7 @@ class EvidenceGate:
         if c.lexical <= 0 or c.dense < s.abstain_min_dense:
             return False
         if _ASKS_QUANTITY.search(_last_clause(query.simplified)) and not any(
-            _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:5]
+            _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:3]
         ):
             return False
         if query.language == "en":
@@ -125,7 +125,7 @@ class EvidenceGate:
                 continue
             count, general_pos = general_frequency(word)
             is_place = general_pos == "ns" and count >= PLACE_FREQUENCY
-            if (count >= EVERYDAY_FREQUENCY or count == 3) and not is_place:
+            if not is_place and (count >= EVERYDAY_FREQUENCY or count == 3):
                 continue  # everyday speech (3: a word the dictionary lists without a count)
             if not has_word(word):
                 continue  # not a dictionary word: a segmentation slip ("人会", "会录"), not a topic

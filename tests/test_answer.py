@@ -51,7 +51,8 @@ def test_english_questions_get_an_english_lead_and_the_chinese_quotes(assistant)
 
 @pytest.mark.parametrize(
     "question, language",
-    [("Who won the football world cup?", "en"), ("民间借贷利率上限是多少", "zh-Hans"), ("催收可以聯繫我的公司同事嗎", "zh-Hant")],
+    [("Who won the football world cup?", "en"), ("民间借贷利率上限是多少", "zh-Hans"), ("在美國欠卡債不還會怎樣", "zh-Hant"),
+     ("台灣的本票裁定可以抗告嗎", "zh-Hant")],
 )
 def test_questions_the_documents_do_not_cover_are_declined_in_the_users_language(assistant, question, language):
     answer = assistant.ask(question)
