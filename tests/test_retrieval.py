@@ -53,4 +53,7 @@ def test_our_extra_questions_do_not_regress(assistant):
 
     report = evaluate(assistant, ROOT / "benchmarks" / "extra_questions.jsonl")
     assert report["recall@5"] >= 0.9 and report["mrr"] >= 0.75
-    assert report["false_abstentions"] == 0 and report["abstained_on_unanswerable"] >= 8
+    # 7 of 12 (was 9): everyday words (爸妈) no longer decline a question by themselves, which removed most
+    # false abstentions on real legal questions (README, "Abstention"); over the five articles alone those two
+    # questions now get the nearest passages.
+    assert report["false_abstentions"] == 0 and report["abstained_on_unanswerable"] >= 7
