@@ -135,6 +135,7 @@ class ExtractiveAnswerer:
 _LIST_NUMBER = re.compile(r"^\s*(?:\d+(?:[.．]\d+)*[.．、)）]|[(（]\d+[)）]|[一二三四五六七八九十]+、)\s*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _DOC_MARKER = re.compile(r"\[(\d+)\]")
+_CANNOT_START = frozenset("的了着著之地得")
 
 
 def _is_fragment(sentence: str) -> bool:
@@ -143,6 +144,11 @@ def _is_fragment(sentence: str) -> bool:
     body = _LIST_NUMBER.sub("", sentence).strip()
     if len(_CJK.findall(body)) < 6 and not re.search(r"[A-Za-z]{3}", body):
         return True
+    if body[:1] in _CANNOT_START:
+        return True  # begins mid-sentence: the words before it were lost
+    last_clause = re.split(r"[,，、]", body.rstrip("。!?！？;；"))[-1]
+    if re.search(r"[,，、]", body) and len(_CJK.findall(last_clause)) <= 1:
+        return True  # ends mid-word: "…下降,進。"
     return bool(re.search(r"[:：]$", body)) and len(body) <= 16
 
 

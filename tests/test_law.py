@@ -1,0 +1,153 @@
+"""Statutes as statutes: one passage per article with its law, label and version; named articles first; the
+version in force above superseded ones; citations as a lawyer writes them; law before the articles.
+
+A small fixture index (three laws of the shipped pack, an older copy of one of them, the five articles; about
+290 passages, some seconds to embed) stands in for the whole pack, which takes minutes.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bot.extractive import ExtractiveAnswerer
+from bot.language import to_traditional
+from bot.prompts import Strings
+from bot.query import Query
+from bot.settings import Settings
+from bot.types import Hit, Passage
+from tests.conftest import SHIPPED_ARTICLES, SHIPPED_LAWS
+
+PERSONALITY = SHIPPED_LAWS / "民法典" / "人格权编.md"
+PRIVATE_LENDING = SHIPPED_LAWS / "司法解释" / "最高人民法院关于审理民间借贷案件适用法律若干问题的规定(2020-12-29).md"
+PERSONAL_INFO = SHIPPED_LAWS / "行政法" / "个人信息保护法(2021-08-20).md"
+
+
+@pytest.fixture(scope="module")
+def law_assistant(tmp_path_factory):
+    from bot.core import Assistant
+    from bot.ingest import ingest
+
+    docs = tmp_path_factory.mktemp("lawdocs")
+    for path in SHIPPED_ARTICLES:
+        shutil.copy(path, docs / path.name)
+    (docs / "laws").mkdir()
+    for law in (PERSONALITY, PRIVATE_LENDING, PERSONAL_INFO):
+        shutil.copy(law, docs / "laws" / law.name)
+    # An older version of the private-lending rules: same law, earlier date in the file name.
+    shutil.copy(PRIVATE_LENDING, docs / "laws" / PRIVATE_LENDING.name.replace("2020-12-29", "2015-08-06"))
+    settings = Settings(docs_dir=docs, index_dir=tmp_path_factory.mktemp("lawindex"),
+                        data_dir=tmp_path_factory.mktemp("lawdata"))
+    ingest(settings)
+    return Assistant.load(settings)
+
+
+def test_an_article_is_one_passage_with_its_law_label_number_and_version(law_assistant):
+    [article] = [p for p in law_assistant.stored.passages if p.law.endswith("民法典") and p.article_no == 1033]
+    assert article.kind == "article" and article.article == "第一千零三十三条" and article.book == "人格权编"
+    assert article.version == "2020-05-28" and article.in_force
+    assert article.section.startswith("第四编 人格权") and "隐私权" in article.section
+    assert article.text.startswith("除法律另有规定或者权利人明确同意外")  # the label is metadata, not text
+
+
+def test_only_the_newest_version_of_a_law_is_in_force(law_assistant):
+    versions = {(p.version, p.in_force) for p in law_assistant.stored.passages if "民间借贷" in p.law}
+    assert versions == {("2020-12-29", True), ("2015-08-06", False)}
+
+
+@pytest.mark.parametrize("question", ["民法典1033条", "民法典第一千零三十三條是什麼意思",
+                                      "What does Article 1033 of the Civil Code say?", "民法典第1033条 偷拍"])
+def test_a_question_that_names_an_article_gets_that_article_first(law_assistant, question):
+    top = law_assistant.search(question, 3)[0].passage
+    assert (top.article_no, top.article_suffix) == (1033, 0) and top.law == "中华人民共和国民法典"
+
+
+def test_a_superseded_version_never_ranks_above_the_version_in_force(law_assistant):
+    hits = law_assistant.search("民间借贷的利率超过合同成立时一年期贷款市场报价利率四倍怎么办", 20)
+    law_versions = [h.passage.in_force for h in hits if "民间借贷" in h.passage.law]
+    assert law_versions and law_versions[0] is True
+    assert law_versions == sorted(law_versions, reverse=True)  # every in-force passage before any superseded one
+
+
+def test_a_law_answer_names_the_article_and_cites_law_article_and_version(law_assistant):
+    answer = law_assistant.ask("民法典第1033条规定了哪些侵害隐私权的行为？")
+    assert not answer.abstained
+    assert "根据《民法典》第一千零三十三条：" in answer.answer
+    [cited] = [c for c in answer.citations if c.article == "第一千零三十三条"]
+    assert cited.label == "《中华人民共和国民法典》第一千零三十三条（2020年5月28日版）" and cited.kind == "article"
+
+
+def test_an_english_question_gets_the_english_citation(law_assistant):
+    answer = law_assistant.ask("What does Article 1033 of the Civil Code say about privacy?")
+    assert "Civil Code, Article 1033: " in answer.answer
+    assert any(c.label.startswith("Civil Code of the PRC, Article 1033 (version of 2020-05-28)") for c in answer.citations)
+
+
+# Questions written for this test, in no tuning file: answered by the fixture's laws, or by nothing in it.
+@pytest.mark.parametrize("question", [
+    "网贷平台把我手机通讯录里的人的信息卖给别人了，这样合法吗？",
+    "邻居在楼道装摄像头对着我家门口拍，侵犯我隐私吗",
+    "Can the lending app share my personal information with other companies without asking me?",
+])
+def test_the_gate_answers_unseen_questions_the_laws_cover(law_assistant, question):
+    assert not law_assistant.ask(question).abstained
+
+
+@pytest.mark.parametrize("question", [
+    "台灣的本票裁定可以抗告嗎",
+    "我想在杭州用公积金买房，贷款额度最高多少？",
+    "How do I apply for a US green card?",
+])
+def test_the_gate_declines_unseen_questions_nothing_covers(law_assistant, question):
+    assert law_assistant.ask(question).abstained
+
+
+# --- the extractive answer's flaws that the tuning-style set hid ---------------------------------------------
+
+def _passage(text: str, kind: str = "text", **fields) -> Passage:
+    return Passage(id=f"d:{abs(hash(text))}", doc_id="d", title="文章", section="", text=text, start=0,
+                   end=len(text), source="d.txt", kind=kind, **fields)
+
+
+def _answer(query_words: list[str], *passages: Passage, language: str = "zh-Hans"):
+    answerer = ExtractiveAnswerer(lambda word: 1.0, Strings())
+    query = Query(text="问题", language=language, simplified="问题", tokens=tuple(query_words), terms=tuple(query_words))
+    hits = [Hit(passage=p, score=1.0 - i / 10, dense_score=0.9) for i, p in enumerate(passages)]
+    return [e for e in answerer.stream(query, hits)][-1].answer
+
+
+def test_list_numbers_are_not_left_in_quotes():
+    answer = _answer(["上门", "催收"], _passage("3. 上門催收：催收人員會上門與客戶面談，了解還款困難。"))
+    assert "- 上門催收" in answer.answer.replace("上门催收", "上門催收") or "- 上门催收" in answer.answer
+    assert "3." not in answer.answer
+
+
+def test_a_broken_fragment_is_not_quoted():
+    answer = _answer(["信任", "下降"], _passage("的信任度下降,進。催收方式不當會導致客戶的信任度下降。"))
+    lines = [line for line in answer.answer.splitlines() if line.startswith("- ")]
+    assert lines and all("進 [" not in line and not line.startswith("- 的") for line in lines)
+
+
+def test_a_sentence_that_does_not_bear_on_the_question_is_not_quoted():
+    answer = _answer(["分期"], _passage("逾期后可以申请分期还款。"), _passage("公司成立于二零一五年，总部在北京。"))
+    assert "北京" not in answer.answer and "分期" in answer.answer
+
+
+def test_a_documents_own_bracketed_numbers_do_not_look_like_citation_markers():
+    answer = _answer(["催收"], _passage("催收应当合法合规[99]，不得骚扰[1]。"))
+    assert "[99]" not in answer.answer and "［99］" in answer.answer
+
+
+def test_traditional_script_has_no_conversion_errors():
+    assert to_traditional("更加注重人性化") == "更加注重人性化"
+    assert to_traditional("關系到金融機構") == "關係到金融機構"  # a scrape's mixed script converts cleanly
+
+
+def test_law_comes_first_and_each_part_says_what_it_is():
+    article = _passage("催收不得骚扰债务人的亲友。", kind="article", law="中华人民共和国个人信息保护法",
+                       article="第十条", article_no=10, version="2021-08-20")
+    blog = _passage("催收人员有时会联系债务人的亲友。")
+    lines = _answer(["催收", "亲友"], blog, article).answer.splitlines()
+    law_heading, articles_heading = Strings().text("law_heading", "zh-Hans"), Strings().text("articles_heading", "zh-Hans")
+    assert lines.index(law_heading) < lines.index(articles_heading)
+    assert any(line.startswith("- 根据《个人信息保护法》第十条：") for line in lines)
