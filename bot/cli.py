@@ -162,12 +162,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _answer_json(answer) -> dict:
-    data = answer.model_dump(include={"question", "language", "answer", "abstained", "timings_ms"})
-    data["citations"] = [c.model_dump(include={"n", "doc_id", "title", "section", "text", "quote", "score"})
-                         for c in answer.citations]
-    if answer.answerer != "extractive" or answer.fallback_reason:
-        data["answerer"], data["fallback_reason"] = answer.answerer, answer.fallback_reason
-    return data
+    """The whole Answer (bot.types.Answer), as POST /api/ask returns it (which adds only `answer_id`)."""
+    return answer.model_dump(mode="json")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

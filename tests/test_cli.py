@@ -29,7 +29,7 @@ def test_ask_json_prints_one_object_per_question_read_from_stdin(shipped_setting
     for line in lines:
         assert set(line) >= {"question", "language", "answer", "abstained", "citations", "timings_ms"}
         for c in line["citations"]:
-            assert set(c) == {"n", "doc_id", "title", "section", "text", "quote", "score"}
+            assert set(c) >= {"n", "doc_id", "title", "section", "text", "quote", "score", "label", "version"}
 
 
 def test_search_json_returns_k_results(shipped_settings):
