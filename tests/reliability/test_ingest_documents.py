@@ -5,7 +5,6 @@ no model. The cross-lingual lexicon is stubbed out (it parses CC-CEDICT, seconds
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -13,36 +12,12 @@ import numpy as np
 import pytest
 
 from bot import index as index_store
-from bot.embeddings import EmbeddingBackend
 from bot.errors import BotError
 from bot.ingest import NoDocuments, doc_id_for, ingest
 from bot.settings import ROOT, Settings
+from tests.fakes import FakeEmbeddings
 
 PARAGRAPH = "Debt collectors must not threaten borrowers or their families."
-
-
-class FakeEmbeddings(EmbeddingBackend):
-    """Deterministic unit vectors from a hash of the text; remembers what it was asked to embed."""
-
-    dimension = 16
-
-    def __init__(self, model_id: str = "fake:hashed-text") -> None:
-        self.model_id = model_id
-        self.embedded: list[str] = []
-
-    def _vector(self, text: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-        v = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
-        return v / np.linalg.norm(v)
-
-    def embed_query_array(self, text: str) -> np.ndarray:
-        return self._vector(text)
-
-    def embed_passages_array(self, texts: list[str]) -> np.ndarray:
-        self.embedded.extend(texts)
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self._vector(t) for t in texts])
 
 
 @pytest.fixture(autouse=True)

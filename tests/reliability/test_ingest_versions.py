@@ -4,7 +4,6 @@ Tiny fixture documents and a fake embedding backend (see test_ingest_documents.p
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -19,32 +18,12 @@ import numpy as np
 import pytest
 
 from bot import index as index_store
-from bot.embeddings import EmbeddingBackend
 from bot.errors import IndexNotReady
 from bot.ingest import ingest
 from bot.settings import ROOT, Settings
+from tests.fakes import FakeEmbeddings
 
 HINT = ".venv/bin/python -m bot ingest"
-
-
-class FakeEmbeddings(EmbeddingBackend):
-    """Deterministic unit vectors from a hash of the text (no model)."""
-
-    model_id = "fake:hashed-text"
-    dimension = 16
-
-    def _vector(self, text: str) -> np.ndarray:
-        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-        v = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
-        return v / np.linalg.norm(v)
-
-    def embed_query_array(self, text: str) -> np.ndarray:
-        return self._vector(text)
-
-    def embed_passages_array(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self._vector(t) for t in texts])
 
 
 @pytest.fixture(autouse=True)
@@ -263,7 +242,7 @@ def test_kill_9_in_the_middle_of_a_build_keeps_the_old_index(settings):
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from bot.embeddings import EmbeddingBackend
+        from bot.embeddings import EmbeddingBackend  # noqa: F401
         from bot.ingest import ingest
         from bot.settings import Settings
 
