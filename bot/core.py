@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -171,6 +171,11 @@ class Assistant:
     def _retrieve(self, turn: Turn) -> Turn:
         t = time.perf_counter()
         turn.query = self.query(turn.standalone, turn.language)
+        said = "\n".join(h.content for h in turn.history if h.role == "assistant")
+        if said:
+            turn.query = replace(turn.query, said=said)
+        if turn.standalone != turn.question:  # a follow-up: its own words decide what is new to say
+            turn.query = replace(turn.query, focus=self.corpus.query(turn.question, turn.language).terms)
         turn.hits = self.retriever.retrieve(turn.query, self.settings.top_k)
         turn.timings["retrieve"] = round((time.perf_counter() - t) * 1000, 2)
         return turn

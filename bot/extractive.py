@@ -66,9 +66,11 @@ class ExtractiveAnswerer:
             # Rank prior: retrieval already fused dense and lexical evidence for the passage as a whole.
             prior = 1.0 / (1.0 + 0.5 * rank)
             for sentence in sentences(hit.passage.text):
-                if _is_fragment(sentence):
+                if _is_fragment(sentence) or _already_said(sentence, query):
                     continue
                 words = set(tokenize(sentence))
+                if query.focus and not words & set(query.focus):
+                    continue  # a follow-up's quotes must answer the follow-up, not the question before it
                 overlap = sum(self._idf(t) for t in terms & words) / total
                 # A sentence sharing no word with the question is shown only from the best passage (where the
                 # dense match vouches for it): elsewhere it would be a quote that does not bear on the question.
@@ -150,6 +152,14 @@ def _is_fragment(sentence: str) -> bool:
     if re.search(r"[,，、]", body) and len(_CJK.findall(last_clause)) <= 1:
         return True  # ends mid-word: "…下降,進。"
     return bool(re.search(r"[:：]$", body)) and len(body) <= 16
+
+
+def _already_said(sentence: str, query: Query) -> bool:
+    """A follow-up ("and at night?") gets what the conversation has not shown yet, not the same quotes again."""
+    if not query.said:
+        return False
+    body = _LIST_NUMBER.sub("", sentence).strip()
+    return body in query.said or in_script(body, query.language) in query.said
 
 
 def _neutral_brackets(text: str) -> str:

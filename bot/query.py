@@ -22,6 +22,8 @@ class Query:
     terms: tuple[str, ...]  # what BM25 looks for: own words + thesaurus words, or the English expansion
     extra_queries: tuple[str, ...] = field(default=())  # e.g. an LLM's Chinese translation of an English question
     article: object | None = None  # an article the question names (bot.citation.ArticleRef), if any
+    said: str = ""  # what the assistant already answered in this conversation: a follow-up is not answered again
+    focus: tuple[str, ...] = ()  # a follow-up's own BM25 terms ("and at night?" -> 晚上...): quotes must bear on them
 
     def with_extra_queries(self, extra: tuple[str, ...] | list[str]) -> Query:
         from dataclasses import replace

