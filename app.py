@@ -28,6 +28,7 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
+import threading  # noqa: E402
 import sys  # noqa: E402
 
 log = logging.getLogger("app")
@@ -75,11 +76,50 @@ def build(settings=None, *, skip_ingest: bool = False, workers: int = 1):
     from bot.core import Assistant
     from bot.serve import create_app
 
+    from bot.errors import IndexNotReady
+
     settings = settings or load_settings()
-    if not skip_ingest:
+    if skip_ingest:
+        return create_app(Assistant.load(settings), settings, workers=workers)
+    try:
+        previous = Assistant.load(settings)
+    except IndexNotReady:
+        previous = None
+    if previous is None:  # nothing to serve yet: build first
         ingest_in_child(settings)
-    assistant = Assistant.load(settings)
+        return create_app(Assistant.load(settings), settings, workers=workers)
+    # Serve the index there is while ingest brings it up to date (hours, for a large new document), then switch.
+    assistant = RefreshingAssistant(previous)
+    threading.Thread(target=assistant.refresh, args=(settings,), daemon=True, name="ingest").start()
     return create_app(assistant, settings, workers=workers)
+
+
+class RefreshingAssistant:
+    """An Assistant that a background ingest replaces when it is done; requests in flight keep the one they
+    started with (every attribute is read from the current one at call time)."""
+
+    def __init__(self, current) -> None:
+        self.current = current
+        self.ingesting = False
+
+    def __getattr__(self, name: str):
+        return getattr(self.current, name)
+
+    def health(self) -> dict:
+        return {**self.current.health(), "ingest_running": self.ingesting}
+
+    def refresh(self, settings) -> None:
+        from bot.core import Assistant
+        from bot.errors import BotError
+
+        self.ingesting = True
+        try:
+            ingest_in_child(settings)
+            self.current = Assistant.load(settings)
+        except BotError as exc:  # the previous index keeps serving
+            log.error("ingest failed, still serving the previous index: %s", exc)
+        finally:
+            self.ingesting = False
 
 
 def worker_app():

@@ -311,7 +311,7 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
     def api_not_found(rest: str) -> JSONResponse:
         return error_response(404, "no such API endpoint")
 
-    health_keys = ("status", "documents", "passages", "model", "answerer")
+    health_keys = ("status", "documents", "passages", "model", "answerer", "built_at", "ingest_running")
 
     @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", summary="Health and index size")

@@ -45,6 +45,14 @@ def _assert_one_line_error(proc, *needles):
     return errors[0]
 
 
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 @pytest.fixture()
 def busy_port():
     s = socket.socket()
@@ -142,3 +150,38 @@ def test_workers_parent_holds_no_assistant_and_temp_dir_is_removed(tmp_path, shi
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert not any(Path(d).exists() for d in temp_dirs), "Gradio's temp folder outlived the server"
+
+
+@pytest.mark.slow
+def test_the_app_serves_the_previous_index_while_a_start_up_ingest_runs(tmp_path):
+    """W3: a large new document means a long ingest; the server answers from the index it has meanwhile, then
+    switches to the new one without a restart."""
+    from bot.ingest import ingest
+    from bot.settings import Settings
+
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Collectors\nDebt collectors must not threaten borrowers.\n", encoding="utf-8")
+    ingest(Settings(preset="minilm", docs_dir=docs, index_dir=index, data_dir=tmp_path / "data"))
+    # A new document of a few thousand paragraphs: seconds to embed with the small model.
+    (docs / "big.txt").write_text("Big\n" + "\n".join(f"Paragraph {i} says borrowers may ask for an instalment plan "
+                                                      f"number {i}." for i in range(3000)), encoding="utf-8")
+    port = _free_port()
+    env = _env(tmp_path, BOT_PRESET="minilm", BOT_DOCS_DIR=str(docs), BOT_INDEX_DIR=str(index))
+    proc = subprocess.Popen([PY, str(ROOT / "app.py"), "--port", str(port)], cwd=str(ROOT), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        seen = []
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (seen and seen[-1]["passages"] > 1):
+            assert proc.poll() is None
+            try:
+                seen.append(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json())
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert seen[0]["passages"] == 1 and seen[0]["ingest_running"] is True  # served the old index at once
+        assert seen[-1]["passages"] > 3000 and seen[-1]["ingest_running"] is False  # then the new one
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
