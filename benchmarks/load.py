@@ -81,13 +81,15 @@ def loadavg() -> float:
         return float("nan")
 
 
-def start_server(port: int, workers: int) -> tuple[subprocess.Popen, Path]:
+def start_server(port: int, workers: int, skip_ingest: bool = False) -> tuple[subprocess.Popen, Path]:
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bot-load-{port}.log"
     env = {**os.environ, "BOT_RATE_LIMIT_PER_MINUTE": "0", "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     if workers > 1:
         cmd += ["--workers", str(workers)]
+    if skip_ingest:
+        cmd.append("--skip-ingest")
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300

