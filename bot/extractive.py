@@ -62,7 +62,10 @@ class ExtractiveAnswerer:
         terms = set(query.terms)
         total = sum(self._idf(t) for t in terms) or 1.0
         candidates: list[_Candidate] = []
+        named = _named_article(query, hits)
         for rank, hit in enumerate(hits[: self.max_passages]):
+            if named is not None and hit.passage.article_key != named:
+                continue  # the question asked for one article: quote that article, not its neighbours
             # Rank prior: retrieval already fused dense and lexical evidence for the passage as a whole.
             prior = 1.0 / (1.0 + 0.5 * rank)
             for sentence in sentences(hit.passage.text):
@@ -152,6 +155,17 @@ def _is_fragment(sentence: str) -> bool:
     if re.search(r"[,，、]", body) and len(_CJK.findall(last_clause)) <= 1:
         return True  # ends mid-word: "…下降,進。"
     return bool(re.search(r"[:：]$", body)) and len(body) <= 16
+
+
+def _named_article(query: Query, hits: Sequence[Hit]) -> tuple | None:
+    """The article key of the first hit when it is the article the question names ("民法典1033条")."""
+    ref = query.article
+    if ref is None or not hits:
+        return None
+    top = hits[0].passage
+    if top.kind == "article" and (top.article_no, top.article_suffix) == (ref.number, ref.suffix):
+        return top.article_key
+    return None
 
 
 def _already_said(sentence: str, query: Query) -> bool:
