@@ -43,7 +43,7 @@ def main() -> int:
         print("error: the index has no statutes or no question memory", file=sys.stderr)
         return 2
     rows = load_questions(Path(args.questions))
-    retriever.memory.exclude(r["id"] for r in rows if split_of(r["id"]) != "fit")
+    retriever.memory.exclude(r["q"] for r in rows if split_of(r["id"]) != "fit")
     article_text: dict = {}
     for p in assistant.stored.passages:
         if p.article_key:

@@ -127,10 +127,10 @@ class Assistant:
                     answer.answer = truncated_notice + "\n" + answer.answer
             yield event
 
-    def exclude_from_memory(self, ids) -> None:
-        """Leave these remembered questions out of ranking and of the known vocabulary (held-out evaluation)."""
+    def exclude_from_memory(self, questions) -> None:
+        """Leave these questions (by text) out of the memory's votes and vocabulary (held-out evaluation)."""
         if self.memory is not None:
-            self.memory.exclude(list(ids))
+            self.memory.exclude(list(questions))
 
     def similarity(self, sentence: str, passage_text: str) -> float:
         """Cosine between a sentence (query side) and a passage (multilingual: an English sentence vs Chinese).

@@ -218,7 +218,7 @@ def evaluate(assistant, path: Path, k: int = 5, *, split: str = "all", baselines
     # memory answers them from the fit split only. Fit questions are left out of their own vote (bot.memory).
     exclude = getattr(assistant, "exclude_from_memory", None)
     if exclude is not None:
-        exclude(row.get("id") for row in questions if split_of(row.get("id", row["q"])) == "holdout")
+        exclude(row["q"] for row in questions if split_of(row.get("id", row["q"])) == "holdout")
     per_question = []
     latencies = []
     assistant.ask("warm up")  # first call pays one-off costs; latency is reported warm

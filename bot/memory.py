@@ -84,7 +84,7 @@ class QuestionMemory:
         self.vectors = vectors if vectors is not None else np.zeros((0, 1), dtype=np.float32)
         self.keys = [[tuple(k) for k in e["articles"]] for e in entries]
         self.chapter_of = chapter_of  # article key -> chapter path
-        self.excluded: set[str] = set()  # ids left out (evaluation on questions that are themselves in memory)
+        self.excluded: set[str] = set()  # questions left out, by text (evaluation on questions the memory holds)
         self.prior: dict[tuple, int] = {}
         for keys in self.keys:
             for k in keys:
@@ -97,19 +97,20 @@ class QuestionMemory:
         if self._words is None:
             from bot.lexical import tokenize
 
-            self._words = {w for e in self.entries if e.get("id") not in self.excluded for w in tokenize(e["q"])}
+            self._words = {w for e in self.entries if e["q"] not in self.excluded for w in tokenize(e["q"])}
         return word in self._words
 
     def __bool__(self) -> bool:
         return bool(self.entries)
 
-    def exclude(self, ids: Iterable[str]) -> None:
-        """Leave these questions out of every vote and of the prior (held-out evaluation)."""
-        self.excluded = set(ids)
+    def exclude(self, questions: Iterable[str]) -> None:
+        """Leave these questions (their exact text) out of every vote, the prior and the vocabulary (held-out
+        evaluation). By text, not id: another file's ids may reuse the memory's."""
+        self.excluded = set(questions)
         self._words = None
         self.prior = {}
         for entry, keys in zip(self.entries, self.keys):
-            if entry.get("id") not in self.excluded:
+            if entry["q"] not in self.excluded:
                 for k in keys:
                     self.prior[k] = self.prior.get(k, 0) + 1
 
@@ -126,7 +127,7 @@ class QuestionMemory:
             if used >= NEIGHBOURS:
                 break
             entry = self.entries[i]
-            if entry.get("id") in self.excluded:
+            if entry["q"] in self.excluded:
                 continue
             if query_text and entry["q"] == query_text:  # the question itself is no evidence for itself
                 prior = _minus(prior, self.keys[i])

@@ -151,3 +151,16 @@ def test_law_comes_first_and_each_part_says_what_it_is():
     law_heading, articles_heading = Strings().text("law_heading", "zh-Hans"), Strings().text("articles_heading", "zh-Hans")
     assert lines.index(law_heading) < lines.index(articles_heading)
     assert any(line.startswith("- 根据《个人信息保护法》第十条：") for line in lines)
+
+
+def test_the_question_memory_holds_answered_questions_and_leaves_held_out_ones_out(law_assistant):
+    memory = law_assistant.memory
+    assert memory is not None and memory.entries  # STARD questions whose articles are in this index
+    entry = memory.entries[0]
+    vector = law_assistant.embeddings.embed_query_array(entry["q"])
+    assert max(memory.votes(vector).article_max.values()) > 0.999  # its own text votes with cosine 1
+    memory.exclude([entry["q"]])
+    try:
+        assert max(memory.votes(vector).article_max.values()) < 0.999  # left out: others vote, not itself
+    finally:
+        memory.exclude([])
