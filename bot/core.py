@@ -175,7 +175,7 @@ class Assistant:
         if said:
             turn.query = replace(turn.query, said=said)
         if turn.standalone != turn.question:  # a follow-up: its own words decide what is new to say
-            turn.query = replace(turn.query, focus=self.corpus.query(turn.question, turn.language).terms)
+            turn.query = replace(turn.query, focus=self.corpus.terms(turn.question, turn.language))
         turn.hits = self.retriever.retrieve(turn.query, self.settings.top_k)
         turn.timings["retrieve"] = round((time.perf_counter() - t) * 1000, 2)
         return turn

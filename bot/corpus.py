@@ -33,17 +33,22 @@ class Corpus:
     def query(self, text: str, language: Language | None = None) -> Query:
         """The typed Query for `text`: language, Simplified text, words and BM25 terms, computed once."""
         language = language or detect(text)
+        simplified = text if language == "en" else to_simplified(text)
+        tokens = tokenize_simplified(to_simplified(text) if language == "en" else simplified)
+        return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens),
+                     terms=tuple(self._terms(text, language, simplified, tokens)), article=find_article_ref(text))
+
+    def terms(self, text: str, language: Language) -> tuple[str, ...]:
+        """Only the BM25 terms of `text` (what `query(text).terms` would be), without the rest of a Query."""
+        simplified = text if language == "en" else to_simplified(text)
+        tokens = [] if language == "en" else tokenize_simplified(simplified)
+        return tuple(self._terms(text, language, simplified, tokens))
+
+    def _terms(self, text: str, language: Language, simplified: str, tokens: list[str]) -> list[str]:
         if language == "en":
-            simplified = text
-            tokens = tokenize_simplified(to_simplified(text))
-            terms = self._expander.expand(text)
-        else:
-            simplified = to_simplified(text)
-            tokens = tokenize_simplified(simplified)
-            # Thesaurus words join the question's own (which can be weighted up with own_words_weight).
-            terms = tokens * self._own_words_weight + [w for w in self._thesaurus.expand(simplified) if w not in tokens]
-        return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens), terms=tuple(terms),
-                     article=find_article_ref(text))
+            return self._expander.expand(text)
+        # Thesaurus words join the question's own (which can be weighted up with own_words_weight).
+        return tokens * self._own_words_weight + [w for w in self._thesaurus.expand(simplified) if w not in tokens]
 
     # -- words --------------------------------------------------------------------------------------------
     def knows(self, word: str) -> bool:

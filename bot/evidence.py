@@ -112,7 +112,7 @@ class EvidenceGate:
             if word.lower() in STOP_WORDS and not (len(word) == 2 and word.isupper()):
                 continue  # "I", or a word in capitals for emphasis ("THEM"); but "US" is a country
             unknown, _ = self.corpus.unmapped_english(word)
-            if unknown or not self.corpus.query(word, "en").terms:
+            if unknown or not self.corpus.terms(word, "en"):
                 out.append(word)
         return out
 

@@ -8,7 +8,7 @@ is computed here once, so no stage converts scripts or tokenises the question ag
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.types import Language
 
@@ -26,6 +26,4 @@ class Query:
     focus: tuple[str, ...] = ()  # a follow-up's own BM25 terms ("and at night?" -> 晚上...): quotes must bear on them
 
     def with_extra_queries(self, extra: tuple[str, ...] | list[str]) -> Query:
-        from dataclasses import replace
-
         return replace(self, extra_queries=tuple(extra))

@@ -43,6 +43,7 @@ class HybridRetriever:
         self.settings = settings
         # Passages with identical text (a paragraph repeated in a document) are returned once.
         self._dedup_key = [normalize_for_match(p.text) for p in self.passages]
+        self._row_of_text = {p.text: i for i, p in enumerate(self.passages)}  # for passage_vector()
         # Statute articles by (number, suffix), for questions that name one ("民法典第1033条").
         self._article_rows: dict[tuple[int, int], list[int]] = {}
         self._rows_of_key: dict[tuple, list[int]] = {}  # (law_key, number, suffix) -> rows (parts)
@@ -50,11 +51,11 @@ class HybridRetriever:
             if p.kind == "article":
                 self._article_rows.setdefault((p.article_no, p.article_suffix), []).append(row)
                 self._rows_of_key.setdefault(p.article_key, []).append(row)
-        # The learned reranker needs articles and remembered questions; without them the hybrid score ranks.
-        self.memory = memory if memory and self._rows_of_key else None
-        self.reranker = reranker if self.memory else None
-        if self.reranker is None and not getattr(settings, "fit_reranker", False):
-            self.memory = None  # no weights: rank by the hybrid score alone
+        # The learned reranker needs articles, remembered questions and weights (or is being fitted: the memory
+        # without weights); otherwise the hybrid score ranks.
+        usable = memory and self._rows_of_key and (reranker or getattr(settings, "fit_reranker", False))
+        self.memory = memory if usable else None
+        self.reranker = reranker if usable else None
         self._capture: list | None = None
 
     def reranker_training_data(self, query: Query, k: int = 100) -> tuple[list[Passage], np.ndarray]:
@@ -174,11 +175,6 @@ class HybridRetriever:
         row = self._row_of_text.get(passage_text)
         return None if row is None else self.matrix[row]
 
-    @property
-    def _row_of_text(self) -> dict[str, int]:
-        if not hasattr(self, "_rows_by_text"):
-            self._rows_by_text = {p.text: i for i, p in enumerate(self.passages)}
-        return self._rows_by_text
 
 
 def fused_hybrid(features: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ Screenshots go to artifacts/screenshots/ (git-ignored).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -99,11 +100,18 @@ def app_server(tmp_path_factory):
                "import sys,uvicorn;from bot.serve import create_app;from bot.serve.fake import FakeAssistant;"
                "from bot.settings import get_settings;s=get_settings();"
                f"uvicorn.run(create_app(FakeAssistant(),s),host='127.0.0.1',port={port})"]
+    with _running(cmd, env, log, port, timeout=240):
+        yield {"url": f"http://127.0.0.1:{port}", "port": port, "data_dir": work / "data", "log": log}
+
+
+@contextlib.contextmanager
+def _running(cmd: list[str], env: dict, log: Path, port: int, timeout: float):
+    """A server process (output to `log`) that answers /healthz on `port`; stopped on exit."""
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=240, log=log)
-        yield {"url": f"http://127.0.0.1:{port}", "port": port, "data_dir": work / "data", "log": log}
+        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=timeout, log=log)
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -198,15 +206,5 @@ def fake_server(tmp_path_factory):
     env = {**os.environ, "BOT_DATA_DIR": str(work / "data"), "GRADIO_ANALYTICS_ENABLED": "False",
            "PYTHONPATH": str(ROOT)}
     log = work / "server.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=str(ROOT), env=env, stdout=fh,
-                                stderr=subprocess.STDOUT)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=120, log=log)
+    with _running([sys.executable, "-c", code], env, log, port, timeout=120):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()

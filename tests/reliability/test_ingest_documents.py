@@ -20,14 +20,7 @@ from tests.fakes import FakeEmbeddings
 PARAGRAPH = "Debt collectors must not threaten borrowers or their families."
 
 
-@pytest.fixture(autouse=True)
-def no_lexicon(monkeypatch):
-    monkeypatch.setattr("bot.ingest.build_lexicon", lambda vocabulary: {})
-
-
-@pytest.fixture
-def fake() -> FakeEmbeddings:
-    return FakeEmbeddings()
+pytestmark = pytest.mark.usefixtures("no_lexicon")
 
 
 @pytest.fixture

@@ -26,14 +26,7 @@ from tests.fakes import FakeEmbeddings
 HINT = ".venv/bin/python -m bot ingest"
 
 
-@pytest.fixture(autouse=True)
-def no_lexicon(monkeypatch):
-    monkeypatch.setattr("bot.ingest.build_lexicon", lambda vocabulary: {})
-
-
-@pytest.fixture
-def fake() -> FakeEmbeddings:
-    return FakeEmbeddings()
+pytestmark = pytest.mark.usefixtures("no_lexicon")
 
 
 @pytest.fixture
