@@ -82,7 +82,7 @@ def corpus_units(docs_dir: Path) -> list[Unit]:
 
     files, _ = discover([docs_dir])
     units: list[Unit] = []
-    for path in files:  # read and told apart as ingest does (bot.ingest._passages_of)
+    for path in files:  # read and told apart as ingest does (bot.ingest.passages_of)
         doc_id, source = doc_id_for(path, docs_dir), source_for(path, docs_dir)
         try:
             text = read_text(path)

@@ -15,24 +15,10 @@ from bot.language import in_script
 from bot.lexical import tokenize
 from bot.prompts import Strings
 from bot.query import Query
+from bot.sentences import sentences
 from bot.types import Answer, Citation, Hit, Language, Passage, StreamEvent
 
-# Sentence ends; a list item "1. ..." is one sentence even with a colon inside.
-_SENTENCE = re.compile(r"[^。!?!?;;]+[。!?!?;;]*")
-MIN_SENTENCE_CHARS = 8  # shorter fragments ("因此,") join the next sentence
 RELATIVE_CUTOFF = 0.45  # a sentence must score at least this share of the best one to be included
-
-
-def sentences(text: str) -> list[str]:
-    out: list[str] = []
-    for piece in (m.group(0).strip() for m in _SENTENCE.finditer(text)):
-        if not piece:
-            continue
-        if out and len(out[-1]) < MIN_SENTENCE_CHARS:
-            out[-1] += piece
-        else:
-            out.append(piece)
-    return out
 
 
 @dataclass

@@ -182,7 +182,7 @@ class _Wanted:
     too_large: str = ""  # the warning, when the file is over max_document_bytes (it is then never read)
 
 
-def _passages_of(doc_id: str, text: str, source: str) -> tuple[list[Passage], str, dict[str, int]]:
+def passages_of(doc_id: str, text: str, source: str) -> tuple[list[Passage], str, dict[str, int]]:
     """The one place where a document's text becomes passages: (passages, title, what cleaning removed).
     A statute (bot.statutes format) becomes one passage per article, with the law's metadata; it is not
     "cleaned": the official text has no scrape debris, and its numbers and structure must stay exact."""
@@ -333,7 +333,7 @@ def ingest(
             skip(doc_id, source, sha, f"{source}: {len(text):,} characters of text, more than the limit of "
                                       f"{max_chars:,} (setting max_document_chars); skipped")
             continue
-        doc_passages, title, removed = _passages_of(doc_id, text, source)
+        doc_passages, title, removed = passages_of(doc_id, text, source)
         doc_passages, pieces = _cap_passages(doc_passages, max_passage)
         if pieces:
             warnings.append(f"{source}: {pieces} passages longer than {max_passage:,} characters were cut into "

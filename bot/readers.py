@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from bot.renderings import is_sidecar
 from bot.language import to_simplified
 from bot.statutes import is_statute
 
@@ -97,6 +98,8 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
     seen: set[Path] = set()
 
     def add(candidate: Path) -> None:
+        if is_sidecar(candidate):
+            return  # an English rendering of a document beside it (bot.renderings), not a document
         if candidate.suffix.lower() not in SUPPORTED_SUFFIXES:
             suffix = candidate.suffix or "(no suffix)"
             warnings.append(
