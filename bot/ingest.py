@@ -33,6 +33,7 @@ from bot import memory as memory_module
 from bot.clean import clean
 from bot.errors import BotError, IndexNotReady
 from bot.crosslingual import GLOSSARY_PATH, build_lexicon
+from bot.embedding_cache import EmbeddingCache
 from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
 from bot.lexical import tokenize
 from bot.passages import mark_versions_in_force, split_passages, statute_passages
@@ -49,6 +50,7 @@ PIPELINE_VERSION = "3"  # bump when cleaning, splitting or tokenisation changes:
 MAX_DOCUMENT_BYTES = 50_000_000  # a file larger than this on disk is not even read (PDF/DOCX weigh more than their text)
 MAX_DOCUMENT_CHARS = 5_000_000  # text after reading: more than this would mean hours of embedding
 MAX_PASSAGE_CHARS = 1_000  # hard cap; passages.py already aims at 320 but cannot split a paragraph without sentence ends
+CACHE_SHARD = 512  # passages per embedding-cache shard: what a killed ingest can lose
 
 
 class NoDocuments(BotError):
@@ -380,6 +382,7 @@ def ingest(
     passages = mark_versions_in_force(passages)
     memory, memory_vectors = _question_memory(passages, previous, embeddings, settings)
     path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon, memory, memory_vectors)
+    EmbeddingCache(settings.index_dir, embeddings.model_id).clear()  # the new version now holds every vector
     reports.sort(key=lambda r: r.doc_id)
     return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
                         str(path), False, warnings, embed_seconds)
@@ -488,13 +491,34 @@ def _question_memory(passages: list[Passage], previous, embeddings: EmbeddingBac
 
 def _embed(matrix: np.ndarray, passages: list[Passage], to_embed: list[int], embeddings: EmbeddingBackend,
            settings: Settings, progress: bool) -> float:
-    """Fill the rows `to_embed` of `matrix` in batches; returns the seconds spent."""
+    """Fill the rows `to_embed` of `matrix` in batches; returns the seconds spent.
+
+    Vectors a killed earlier run already computed come from the embedding cache (bot.embedding_cache); new
+    ones are added to it every CACHE_SHARD passages, so a kill loses at most that much work."""
     batch = max(1, settings.embed_batch_size)
     embed_started = time.perf_counter()
-    with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not progress or not to_embed) as bar:
-        for i in range(0, len(to_embed), batch):
-            rows = to_embed[i : i + batch]
-            matrix[rows] = embeddings.embed_passages_array([_embedding_text(passages[r], settings) for r in rows])
+    cache = EmbeddingCache(settings.index_dir, embeddings.model_id)
+    texts = {r: _embedding_text(passages[r], settings) for r in to_embed}
+    keys = {r: cache.key(texts[r]) for r in to_embed}
+    cached = cache.load() if to_embed else {}
+    missing = []
+    for r in to_embed:
+        vector = cached.get(keys[r])
+        if vector is not None and len(vector) == matrix.shape[1]:
+            matrix[r] = vector
+        else:
+            missing.append(r)
+    del cached
+    pending: list[int] = []
+    with tqdm(total=len(to_embed), initial=len(to_embed) - len(missing), desc="embedding", unit="passage",
+              disable=not progress or not to_embed, smoothing=0.05) as bar:
+        for i in range(0, len(missing), batch):
+            rows = missing[i : i + batch]
+            matrix[rows] = embeddings.embed_passages_array([texts[r] for r in rows])
+            pending.extend(rows)
+            if len(pending) >= CACHE_SHARD or i + batch >= len(missing):
+                cache.append([keys[r] for r in pending], matrix[pending])
+                pending = []
             bar.update(len(rows))
     return time.perf_counter() - embed_started
 
