@@ -27,6 +27,7 @@ from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
 from bot.errors import BadQuestion, BotError, IndexNotReady  # noqa: F401  (re-exported for callers)
 from bot.evidence import EvidenceGate
 from bot.extractive import ExtractiveAnswerer, abstention
+from bot.renderings import Renderings
 from bot.language import detect
 from bot.memory import QuestionMemory
 from bot.prompts import Strings
@@ -66,7 +67,8 @@ class Assistant:
         self.memory = memory
         self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings, memory,
                                          LinearReranker.load() if memory else None)
-        self.extractive = ExtractiveAnswerer(self.corpus.idf, self.strings, max_sentences=settings.answer_max_sentences)
+        self.extractive = ExtractiveAnswerer(self.corpus.idf, self.strings, max_sentences=settings.answer_max_sentences,
+                                             renderings=Renderings(stored.renderings))
         self.gate = EvidenceGate(self.corpus, settings, memory)
         self.answerer: Any = self.extractive
         self.rewriter: Any = SimpleQueryRewriter()
@@ -86,11 +88,20 @@ class Assistant:
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
-    def load(cls, settings: Settings | None = None) -> Assistant:
+    def load(cls, settings: Settings | None = None, embeddings: EmbeddingBackend | None = None) -> Assistant:
+        """The assistant over the version index/CURRENT names now. `embeddings`: a model already loaded (a
+        serving process switching versions reuses its own), else the configured one is loaded."""
         settings = settings or Settings()
         Strings(settings.prompts_dir).check()
-        stored = index_store.load(settings.index_dir, expected_model_id(settings))
-        return cls(settings, stored, load_embeddings(settings))
+        stored = index_store.load(settings.index_dir,
+                                  embeddings.model_id if embeddings is not None else expected_model_id(settings))
+        return cls(settings, stored, embeddings if embeddings is not None else load_embeddings(settings))
+
+    @property
+    def index_version(self) -> str:
+        """The version folder this assistant answers from (everything it needs was read into memory at load:
+        it keeps answering after ingest deletes the folder)."""
+        return self.stored.path.name
 
     # -- public API -----------------------------------------------------------------------------------
     def query(self, question: str, language=None) -> Query:
@@ -152,6 +163,7 @@ class Assistant:
             "model": self.stored.model_id,
             "answerer": self.answerer.name,
             "built_at": self.stored.manifest.get("built_at", ""),
+            "index_version": self.index_version,
         }
 
     # -- chain steps -----------------------------------------------------------------------------------

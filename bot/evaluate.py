@@ -236,6 +236,7 @@ def evaluate(assistant, path: Path, k: int = 5, *, split: str = "all", baselines
             "dropped_sentences": answer.dropped_sentences,
             "language_match": _language_match(answer), "citations_valid": _citations_valid(answer),
             "top": [_short(passage_unit(p)) for p in passages[:3]],
+            **_quotes_in_english(answer, assistant.strings.text("translated_mark", "en")),
         }
         if "gold_articles" in row:
             record["article_rank"], record["group_ranks"] = legal_ranks(rank_articles(passages, whole_articles),
@@ -365,8 +366,17 @@ def _citations_valid(answer) -> bool:
     return used == {c.n for c in answer.citations}
 
 
+def _quotes_in_english(answer, mark: str) -> dict[str, int]:
+    """For an extractive English answer: how many quoted lines it shows, and how many of them in English."""
+    if answer.language != "en" or answer.abstained or answer.answerer != "extractive":
+        return {}
+    quoted = [line for line in answer.answer.split("\n") if line.startswith("- ")]
+    return {"quoted": len(quoted), "quoted_en": sum(mark in line for line in quoted)}
+
+
 def _answer_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
     llm = [r for r in rows if r["answerer"] == "llm"]
+    quoted = sum(r.get("quoted", 0) for r in rows)
     fallbacks = [r for r in rows if r["fallback_reason"]]
     checked = [r for r in llm if r["language_match"] is not None]
     return {
@@ -376,6 +386,8 @@ def _answer_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "llm_dropped_sentences": sum(r["dropped_sentences"] for r in rows),
         "llm_language_match": round(sum(r["language_match"] for r in checked) / len(checked), 3) if checked else None,
         "citations_valid": round(sum(r["citations_valid"] for r in rows) / len(rows), 3) if rows else None,
+        "english_quotes": quoted,
+        "english_quotes_in_english": round(sum(r.get("quoted_en", 0) for r in rows) / quoted, 3) if quoted else None,
     }
 
 
@@ -422,7 +434,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"false abstentions {report['false_abstentions']}/{report['answerable']}",
         f"ask latency (warm): p50 {report['latency_ms']['p50']} ms  p95 {report['latency_ms']['p95']} ms",
         "answers: {by_answerer}; citations valid {citations_valid}; LLM fallbacks {llm_fallbacks} {fallback_reasons}; "
-        "LLM sentences dropped by verification {llm_dropped_sentences}; LLM answer language match {llm_language_match}".format(
+        "LLM sentences dropped by verification {llm_dropped_sentences}; LLM answer language match {llm_language_match}; "
+        "English answers' quotes shown in English {english_quotes_in_english} of {english_quotes}".format(
             **report["answers"]),
         "misses and errors:",
     ]

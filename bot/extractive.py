@@ -15,6 +15,7 @@ from bot.language import in_script
 from bot.lexical import tokenize
 from bot.prompts import Strings
 from bot.query import Query
+from bot.renderings import Renderings
 from bot.sentences import sentences
 from bot.types import Answer, Citation, Hit, Language, Passage, StreamEvent
 
@@ -37,11 +38,13 @@ class ExtractiveAnswerer:
         strings: Strings,
         max_sentences: int = 3,
         max_passages: int = 5,
+        renderings: Renderings | None = None,
     ) -> None:
         self._idf = idf  # how much a shared word says (bot.corpus.Corpus.idf; unknown words weigh 1.0)
         self.strings = strings
         self.max_sentences = max_sentences
         self.max_passages = max_passages
+        self.renderings = renderings or Renderings()  # English of quoted sentences, for English questions
 
     def select(self, query: Query, hits: Sequence[Hit]) -> list[tuple[int, str]]:
         """(hit rank, sentence) pairs to show, law first, then in passage-rank order."""
@@ -82,6 +85,10 @@ class ExtractiveAnswerer:
                                    hits[c.hit_rank].passage.text.find(c.sentence)))
         return [(c.hit_rank, c.sentence) for c in chosen]
 
+    def _english(self, passage: Passage, sentence: str, language: Language) -> str | None:
+        """The stored English rendering of a quoted sentence, for an English question (never made up here)."""
+        return self.renderings.english(passage.text, sentence) if language == "en" else None
+
     def stream(self, query: Query, hits: Sequence[Hit]) -> Iterator[StreamEvent]:
         question, language = query.text, query.language
         selected = self.select(query, hits)
@@ -92,7 +99,10 @@ class ExtractiveAnswerer:
             return
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
-        lines = [self.strings.text("lead", language)]
+        english: dict[int, list[str]] = {}
+        rendered = {(rank, sentence): self._english(hits[rank].passage, sentence, language) for rank, sentence in selected}
+        lead = "lead_translated" if any(rendered.values()) else "lead"
+        lines = [self.strings.text(lead, language)]
         yield StreamEvent(kind="delta", text=lines[0] + "\n")
         kinds = {hits[rank].passage.kind for rank, _ in selected}
         heading_shown: set[str] = set()
@@ -105,16 +115,26 @@ class ExtractiveAnswerer:
                 yield StreamEvent(kind="delta", text=heading + "\n")
             n = numbers.setdefault(rank, len(numbers) + 1)
             quotes.setdefault(rank, []).append(sentence)
-            shown = _neutral_brackets(in_script(_LIST_NUMBER.sub("", sentence), language))
+            translation = rendered[(rank, sentence)]
+            if translation:
+                english.setdefault(rank, []).append(translation)
+                shown = f"{_neutral_brackets(_LIST_NUMBER.sub('', translation))} {self.strings.text('translated_mark', language)}"
+            else:
+                shown = _neutral_brackets(in_script(_LIST_NUMBER.sub("", sentence), language))
             if passage.kind == "article":
                 shown = self.strings.text("according_to", language, law=short_citation(passage, language)) + shown
             line = f"- {shown} [{n}]"
             lines.append(line)
             yield StreamEvent(kind="delta", text=line + "\n")
+        if language == "en" and not all(rendered.values()):
+            missing = self.strings.text("no_english", language)
+            lines.append(missing)
+            yield StreamEvent(kind="delta", text=missing + "\n")
         notice = self.strings.text("notice", language)
         lines.append(notice)
         yield StreamEvent(kind="delta", text=notice)
-        citations = [citation(n, hits[rank], "".join(quotes[rank]), language) for rank, n in numbers.items()]
+        citations = [citation(n, hits[rank], "".join(quotes[rank]), language, " ".join(english.get(rank, [])))
+                     for rank, n in numbers.items()]
         answer = Answer(
             question=question, language=language, answer="\n".join(lines), abstained=False,
             citations=citations, notice=notice, answerer=self.name,
@@ -179,12 +199,12 @@ def short_citation(passage: Passage, language: Language) -> str:
     return in_script(text, language)
 
 
-def citation(n: int, hit: Hit, quote: str, language: Language) -> Citation:
+def citation(n: int, hit: Hit, quote: str, language: Language, quote_en: str = "") -> Citation:
     """The citation of a quoted passage; a statute article is labelled as a lawyer cites it, with its version."""
     p = hit.passage
     label = (cite(p.law, p.article, p.version, language, number=p.article_no, suffix=p.article_suffix)
              if p.kind == "article" else p.title)
-    return Citation(n=n, doc_id=p.doc_id, title=p.title, section=p.section, text=p.text, quote=quote,
+    return Citation(n=n, doc_id=p.doc_id, title=p.title, section=p.section, text=p.text, quote=quote, quote_en=quote_en,
                     score=round(hit.score, 6), passage_id=p.id, start=p.start, end=p.end, label=label, kind=p.kind,
                     law=p.law, article=p.article, version=p.version, in_force=p.in_force)
 

@@ -46,6 +46,7 @@ VERSION_NAME = re.compile(r"^v\d{8}T\d{6}-[0-9a-f]{6}$")
 WRITTEN_BY = "bot.index"  # manifest["written_by"]: marks a version folder as ours
 CHECKSUMMED = ("passages.jsonl", "vectors.faiss", "lexicon.json")
 MEMORY_FILES = ("memory.jsonl", "memory.npy")  # optional: answered questions and their vectors (bot.memory)
+RENDERINGS_FILE = "renderings.jsonl"  # optional: English renderings, {"sha256": passage text sha, "sentences": {...}}
 
 
 @dataclass
@@ -60,6 +61,11 @@ class StoredIndex:
     lexicon: dict[str, list[str]] = field(default_factory=dict)
     memory: list[dict] = field(default_factory=list)  # answered questions: {"id", "q", "articles": [[law_key, no, suffix]]}
     memory_vectors: np.ndarray | None = None  # one query vector per memory entry
+    renderings: dict[str, dict[str, str]] = field(default_factory=dict)  # bot.renderings, by passage text sha
+
+    @property
+    def version(self) -> str:
+        return self.path.name
 
     @property
     def model_id(self) -> str:
@@ -122,6 +128,13 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
             memory_vectors = np.load(io.BytesIO(raw["memory.npy"]), allow_pickle=False)
             if len(memory_vectors) != len(memory):
                 raise IndexNotReady(f"The index in {index_dir} is inconsistent (memory). {REBUILD_HINT}")
+        renderings = {}
+        if (version / RENDERINGS_FILE).is_file():
+            raw = _read_verified(version / RENDERINGS_FILE, checksums.get(RENDERINGS_FILE), index_dir)
+            for line in raw.decode("utf-8").split("\n"):
+                if line.strip():
+                    row = json.loads(line)
+                    renderings[row["sha256"]] = row["sentences"]
     except IndexNotReady:
         raise
     except Exception as exc:  # missing file, truncated JSON, corrupt faiss file...
@@ -133,7 +146,7 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
             f"The index in {index_dir} was built with {model_id}, but the configured "
             f"embedding model is {expected_model_id}. {REBUILD_HINT} --rebuild"
         )
-    return StoredIndex(version, manifest, passages, tokens, vectors, lexicon, memory, memory_vectors)
+    return StoredIndex(version, manifest, passages, tokens, vectors, lexicon, memory, memory_vectors, renderings)
 
 
 def _read_verified(path: Path, expected_sha256: str | None, index_dir: Path) -> bytes:
@@ -154,6 +167,7 @@ def write(
     lexicon: dict[str, list[str]],
     memory: list[dict] | None = None,
     memory_vectors: np.ndarray | None = None,
+    renderings: dict[str, dict[str, str]] | None = None,
 ) -> Path:
     """Write a complete new version, then switch CURRENT to it atomically.
 
@@ -179,6 +193,10 @@ def write(
             (tmp / "memory.jsonl").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in memory),
                                               encoding="utf-8")
             np.save(tmp / "memory.npy", np.ascontiguousarray(memory_vectors, dtype=np.float32), allow_pickle=False)
+        if renderings:
+            (tmp / RENDERINGS_FILE).write_text(
+                "".join(json.dumps({"sha256": k, "sentences": v}, ensure_ascii=False) + "\n" for k, v in sorted(renderings.items())),
+                encoding="utf-8", errors="backslashreplace")
         full_manifest = {
             **manifest,
             "format": FORMAT_VERSION,
@@ -186,7 +204,7 @@ def write(
             "passages": len(passages),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "versions": _library_versions(),
-            "checksums": {f: _sha256_file(tmp / f) for f in CHECKSUMMED + MEMORY_FILES if (tmp / f).is_file()},
+            "checksums": {f: _sha256_file(tmp / f) for f in CHECKSUMMED + MEMORY_FILES + (RENDERINGS_FILE,) if (tmp / f).is_file()},
         }
         _write_json(tmp / "manifest.json", full_manifest, indent=1)
         _fsync_dir(tmp)

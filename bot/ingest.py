@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from bot import index as index_store
 from bot import memory as memory_module
+from bot import renderings as renderings_module
 from bot.clean import clean
 from bot.errors import BotError, IndexNotReady
 from bot.crosslingual import GLOSSARY_PATH, build_lexicon
@@ -271,8 +272,12 @@ def ingest(
     removed_docs = sorted(set(old_docs) - set(wanted) - kept)
     memory_sha = _memory_fingerprint(settings)
     glossary_sha = hashlib.sha256(GLOSSARY_PATH.read_bytes()).hexdigest()
+    document_paths = {d: w.path for d, w in wanted.items()}
+    document_paths.update({d: p for d in kept if (p := _source_path(old_docs[d].get("source", ""), root))})
+    renderings_sha = _sidecars_sha(document_paths)
     if reusable and len(unchanged) == len(wanted) and not removed_docs and \
             previous.manifest.get("memory_sha256", "") == memory_sha and \
+            previous.manifest.get("renderings_sha256", "") == renderings_sha and \
             previous.manifest.get("glossary_sha256", "") == glossary_sha:
         reports = [_unchanged_report(d, old_docs[d]) for d in sorted(wanted)]
         reports += [_kept_report(d, old_docs[d]) for d in sorted(kept)]
@@ -376,12 +381,15 @@ def ingest(
         "pipeline_version": PIPELINE_VERSION,
         "memory_sha256": memory_sha,
         "glossary_sha256": glossary_sha,
+        "renderings_sha256": renderings_sha,
         "documents": documents,
     }
     # Which version of each law is in force depends on the whole corpus (an added newer file supersedes).
     passages = mark_versions_in_force(passages)
+    renderings = _renderings(passages, document_paths, warnings)
     memory, memory_vectors = _question_memory(passages, previous, embeddings, settings)
-    path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon, memory, memory_vectors)
+    path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon, memory, memory_vectors,
+                             renderings)
     EmbeddingCache(settings.index_dir, embeddings.model_id).clear()  # the new version now holds every vector
     reports.sort(key=lambda r: r.doc_id)
     return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
@@ -539,6 +547,38 @@ def _embedding_text(passage: Passage, settings: Settings) -> str:
     if settings.embed_headings == "path":
         return _retrieval_text(passage)
     return f"{_HEADING_NUMBER.sub('', passage.section.split(' › ')[-1])}\n{passage.text}"
+
+
+def _sidecars_sha(document_paths: dict[str, Path]) -> str:
+    """What decides the stored renderings besides the passages: every document's sidecar file (a changed
+    translation rebuilds the renderings without re-embedding anything)."""
+    digest = hashlib.sha256()
+    for doc_id in sorted(document_paths):
+        sidecar = renderings_module.sidecar_path(document_paths[doc_id])
+        if sidecar.is_file():
+            digest.update(doc_id.encode("utf-8", "backslashreplace") + b"\0" + sidecar.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _renderings(passages: list[Passage], document_paths: dict[str, Path], warnings: list[str]) -> dict:
+    """English renderings of the passages from their documents' sidecars (bot.renderings); stale ones dropped."""
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    out: dict[str, dict[str, str]] = {}
+    for doc_id, doc_passages in by_doc.items():
+        path = document_paths.get(doc_id)
+        sidecar = renderings_module.sidecar_path(path) if path else None
+        if sidecar is None or not sidecar.is_file():
+            continue
+        records, problems = renderings_module.read_sidecar(sidecar)
+        found, report = renderings_module.attach(doc_passages, records)
+        out.update(found)
+        warnings.extend(problems)
+        if report.stale or report.unmatched:
+            warnings.append(f"{display_name(sidecar)}: {report.stale} English renderings are stale (the text changed "
+                            f"since translation) and {report.unmatched} name no unit of the document; not shown")
+    return out
 
 
 def _unchanged_report(doc_id: str, entry: dict) -> DocumentReport:

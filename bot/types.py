@@ -59,6 +59,7 @@ class Citation(BaseModel):
     section: str
     text: str  # the whole cleaned passage, in its original script
     quote: str  # the sentence(s) of the passage used in the answer, original script
+    quote_en: str = ""  # the English rendering of `quote` shown in an English answer (unofficial translation)
     score: float
     passage_id: str = ""
     start: int = 0  # offsets of the passage in the cleaned document
