@@ -210,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("translate", parents=[common],
+                       help="fill missing English renderings of passages through the configured LLM (offline step)")
+    p.add_argument("--limit", type=int, help="translate at most this many passages in this run")
+    p.add_argument("--source", default="", help="only documents whose path (under docs/) starts with this")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.set_defaults(func=cmd_translate)
+
     p = sub.add_parser("eval", parents=[common], help="retrieval and abstention metrics on a question file")
     p.add_argument("file", help="JSONL question file (format of shared/eval)")
     p.add_argument("--split", choices=("all", "fit", "holdout"), default="all",
@@ -221,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
     return parser
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from bot.translate import translate
+
+    report = translate(_settings(args), limit=args.limit, source_prefix=args.source,
+                       progress=sys.stderr.isatty() or args.progress)
+    print(report.summary())
+    return 0 if not report.failed else 1
 
 
 def main(argv: list[str] | None = None) -> int:

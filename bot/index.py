@@ -46,6 +46,7 @@ VERSION_NAME = re.compile(r"^v\d{8}T\d{6}-[0-9a-f]{6}$")
 WRITTEN_BY = "bot.index"  # manifest["written_by"]: marks a version folder as ours
 CHECKSUMMED = ("passages.jsonl", "vectors.faiss", "lexicon.json")
 MEMORY_FILES = ("memory.jsonl", "memory.npy")  # optional: answered questions and their vectors (bot.memory)
+TRANSLATIONS_FILE = "translations.jsonl"  # beside the versions: renderings `bot translate` made (bot.translate)
 RENDERINGS_FILE = "renderings.jsonl"  # optional: English renderings, {"sha256": passage text sha, "sentences": {...}}
 
 
@@ -135,6 +136,8 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
                 if line.strip():
                     row = json.loads(line)
                     renderings[row["sha256"]] = row["sentences"]
+        # What `translate` made fills in where no sidecar did (keyed by passage text: never beside another text).
+        renderings = {**load_translations(index_dir), **renderings}
     except IndexNotReady:
         raise
     except Exception as exc:  # missing file, truncated JSON, corrupt faiss file...
@@ -147,6 +150,21 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
             f"embedding model is {expected_model_id}. {REBUILD_HINT} --rebuild"
         )
     return StoredIndex(version, manifest, passages, tokens, vectors, lexicon, memory, memory_vectors, renderings)
+
+
+def load_translations(index_dir: Path) -> dict[str, dict[str, str]]:
+    """What `translate` runs appended: {passage text sha: {sentence: English}}; a torn last line is skipped."""
+    path = Path(index_dir) / TRANSLATIONS_FILE
+    found: dict[str, dict[str, str]] = {}
+    if not path.is_file():
+        return found
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+            found[row["sha256"]] = {**found.get(row["sha256"], {}), **row["sentences"]}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
 
 
 def _read_verified(path: Path, expected_sha256: str | None, index_dir: Path) -> bytes:
