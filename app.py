@@ -9,7 +9,9 @@ bad setting, a broken bot.toml, a busy port, a missing index) is one line on std
 
 With --workers N, ingest and the start-up check (can the assistant load?) run in a child process that exits
 before the workers start, so the supervising process stays small; each worker loads its own assistant, and each
-keeps its own rate-limit buckets with settings.rate_limit_per_minute / N.
+keeps its own rate-limit buckets with settings.rate_limit_per_minute / N. Every serving process follows
+index/CURRENT (bot/serve/live.py): a later ingest reaches each worker within settings.index_poll_seconds, and a
+respawned worker loads the version its siblings serve.
 """
 from __future__ import annotations
 
@@ -72,58 +74,51 @@ def load_settings(**overrides):
 
 
 def build(settings=None, *, skip_ingest: bool = False, workers: int = 1):
-    """Ingest (unless skipped), load the assistant and return the FastAPI app."""
+    """Ingest (unless skipped), load the assistant and return the FastAPI app. The assistant follows
+    index/CURRENT (bot/serve/live.py): an ingest run anywhere reaches this process within
+    settings.index_poll_seconds, without a restart."""
     from bot.core import Assistant
-    from bot.serve import create_app
-
     from bot.errors import IndexNotReady
+    from bot.serve import create_app
+    from bot.serve.live import LiveAssistant
 
     settings = settings or load_settings()
     if skip_ingest:
-        return create_app(Assistant.load(settings), settings, workers=workers)
+        return create_app(LiveAssistant(Assistant.load(settings), settings), settings, workers=workers)
     try:
         previous = Assistant.load(settings)
     except IndexNotReady:
         previous = None
     if previous is None:  # nothing to serve yet: build first
         ingest_in_child(settings)
-        return create_app(Assistant.load(settings), settings, workers=workers)
+        return create_app(LiveAssistant(Assistant.load(settings), settings), settings, workers=workers)
     # Serve the index there is while ingest brings it up to date (hours, for a large new document), then switch.
-    assistant = RefreshingAssistant(previous)
-    threading.Thread(target=assistant.refresh, args=(settings,), daemon=True, name="ingest").start()
+    assistant = LiveAssistant(previous, settings)
+    threading.Thread(target=refresh, args=(assistant, settings), daemon=True, name="ingest").start()
     return create_app(assistant, settings, workers=workers)
 
 
-class RefreshingAssistant:
-    """An Assistant that a background ingest replaces when it is done; requests in flight keep the one they
-    started with (every attribute is read from the current one at call time)."""
+def refresh(assistant, settings) -> None:
+    """The start-up ingest, while `assistant` (a LiveAssistant) serves the previous index; then switch to the
+    new version at once (requests in flight keep the one they started with)."""
+    from bot.errors import BotError
 
-    def __init__(self, current) -> None:
-        self.current = current
-        self.ingesting = False
-
-    def __getattr__(self, name: str):
-        return getattr(self.current, name)
-
-    def health(self) -> dict:
-        return {**self.current.health(), "ingest_running": self.ingesting}
-
-    def refresh(self, settings) -> None:
-        from bot.core import Assistant
-        from bot.errors import BotError
-
-        self.ingesting = True
-        try:
-            ingest_in_child(settings)
-            self.current = Assistant.load(settings)
-        except BotError as exc:  # the previous index keeps serving
-            log.error("ingest failed, still serving the previous index: %s", exc)
-        finally:
-            self.ingesting = False
+    assistant.ingesting = True
+    try:
+        ingest_in_child(settings)
+        assistant.check()
+    except BotError as exc:  # the previous index keeps serving
+        log.error("ingest failed, still serving the previous index: %s", exc)
+    finally:
+        assistant.ingesting = False
 
 
 def worker_app():
     """App factory for `--workers N` (each uvicorn worker process loads its own assistant; ingest ran once)."""
+    if not logging.getLogger().handlers:  # a spawned worker: log like the single-process server does
+        logging.basicConfig(level=logging.getLogger("uvicorn.error").getEffectiveLevel(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").addFilter(_StripQuery())
     return build(skip_ingest=True, workers=int(os.environ.get(WORKERS_ENV, "1") or 1))
 

@@ -4,3 +4,4 @@ class IndexNotReady(BotError): """The index is missing, partial, corrupt or buil
 class BadQuestion(BotError): """Empty or otherwise unusable question."""
 class SettingsError(BotError): """A setting has a value that cannot be used (environment, bot.toml, command line)."""
 class EmbeddingUnavailable(BotError): """The embedding model cannot be loaded (broken install, or a model that is not on disk)."""
+class FeedbackUnavailable(BotError): """The feedback database cannot be reached or written (HTTP 503)."""

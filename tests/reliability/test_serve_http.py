@@ -20,6 +20,7 @@ from bot.serve import create_app  # noqa: E402
 from bot.serve.api import per_worker_limit  # noqa: E402
 from bot.serve.common import MAX_HISTORY_TURN_CHARS, MAX_HISTORY_TURNS, client_ip, parse_proxies  # noqa: E402
 from bot.serve.fake import FakeAssistant  # noqa: E402
+from bot.serve.feedback import FeedbackStore  # noqa: E402
 from bot.settings import get_settings  # noqa: E402
 
 SECRET = "my-secret-question-5d1c 我欠了三万"
@@ -64,7 +65,7 @@ def test_lone_surrogate_in_any_text_field_is_a_400_json_error(tmp_path, path, ra
     r = post_raw(c, path, raw)
     assert r.status_code == 400, r.text
     assert "surrogate" in r.json()["error"]
-    assert not (tmp_path / "data" / "feedback.jsonl").exists()
+    assert FeedbackStore(tmp_path / "data").read() == []
 
 
 def test_lone_surrogate_in_search_query_is_not_a_500(tmp_path):
