@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from bot.errors import SettingsError
@@ -88,6 +88,20 @@ class Settings(BaseSettings):
     llm_first_token_timeout_s: float = 10.0
     llm_total_timeout_s: float = 60.0
     llm_translate_queries: bool = True
+
+    # Feedback database (bot/serve/feedback.py): empty = SQLite file data_dir/feedback.sqlite3 (one host, any
+    # number of workers); sqlite:///PATH; postgresql://user:password@host:port/db for several hosts.
+    feedback_url: str = ""
+    feedback_timeout_s: float = 5.0  # give up (HTTP 503) after waiting this long for the database
+
+    @field_validator("feedback_url")
+    @classmethod
+    def _feedback_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise SettingsError("feedback_url (BOT_FEEDBACK_URL) must be empty (SQLite in data_dir), "
+                                "sqlite:///PATH or postgresql://user:password@host:port/database")
+        return value
 
     # Server
     host: str = "127.0.0.1"

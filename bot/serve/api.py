@@ -182,7 +182,9 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
     """The whole web server around `assistant` (an Assistant, or any object with the same methods).
     `workers`: how many processes serve the same port (the rate limit is split between them)."""
     prompts.check(settings.prompts_dir)
-    feedback = FeedbackStore(settings.data_dir, log_questions=settings.log_questions)
+    feedback = FeedbackStore(settings.data_dir, log_questions=settings.log_questions,
+                             url=settings.feedback_url, timeout_s=settings.feedback_timeout_s)
+    feedback.prepare()  # table, and the import of an old feedback.jsonl; a database that is down: 503s, not a crash
     strings = ui_strings(settings.prompts_dir)
     proxies = parse_proxies(getattr(settings, "trusted_proxies", []) or [])
     limiter = RateLimiter(per_worker_limit(settings.rate_limit_per_minute, workers))
