@@ -59,7 +59,9 @@ class Assistant:
         self.stored = stored
         self.embeddings = embeddings
         self.strings = Strings(settings.prompts_dir)
-        self.corpus = Corpus(stored.tokens, stored.lexicon, settings.own_words_weight)
+        renderings = Renderings(stored.renderings)
+        self.corpus = Corpus(stored.tokens, stored.lexicon, settings.own_words_weight,
+                             [renderings.text_of(p.text) for p in stored.passages])
         memory = None
         if settings.question_memory and stored.memory:
             chapter_of = {p.article_key: p.section for p in stored.passages if p.kind == "article"}
@@ -68,7 +70,7 @@ class Assistant:
         self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings, memory,
                                          LinearReranker.load() if memory else None)
         self.extractive = ExtractiveAnswerer(self.corpus.idf, self.strings, max_sentences=settings.answer_max_sentences,
-                                             renderings=Renderings(stored.renderings))
+                                             renderings=renderings)
         self.gate = EvidenceGate(self.corpus, settings, memory)
         self.answerer: Any = self.extractive
         self.rewriter: Any = SimpleQueryRewriter()

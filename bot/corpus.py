@@ -20,7 +20,8 @@ from bot.types import Language
 
 
 class Corpus:
-    def __init__(self, tokens: Sequence[Sequence[str]], lexicon: dict[str, list[str]], own_words_weight: int = 1) -> None:
+    def __init__(self, tokens: Sequence[Sequence[str]], lexicon: dict[str, list[str]], own_words_weight: int = 1,
+                 english_texts: Sequence[str] = ()) -> None:
         self._lexical = LexicalIndex(tokens)
         self._vocabulary = self._lexical.vocabulary
         self._idf = idf_table(tokens)
@@ -28,6 +29,8 @@ class Corpus:
         self._expander = EnglishExpander(lexicon)
         self._thesaurus = Thesaurus.load(self._vocabulary)
         self._own_words_weight = own_words_weight
+        # The passages' stored English renderings ("" where none), for English questions (bot.renderings).
+        self._english = LexicalIndex([content_lemmas(t) for t in english_texts]) if any(english_texts) else None
 
     # -- the question -----------------------------------------------------------------------------------
     def query(self, text: str, language: Language | None = None) -> Query:
@@ -68,6 +71,12 @@ class Corpus:
         return [w for w in lemmas if not self._lexicon.get(w)], len(lemmas)
 
     # -- BM25 ---------------------------------------------------------------------------------------------
+    def bm25_english(self, text: str) -> np.ndarray | None:
+        """BM25 of an English question's content words over the passages' English renderings; None without any."""
+        if self._english is None:
+            return None
+        return self._english.scores(content_lemmas(text))
+
     def bm25(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of every passage for the query words `terms` (zeros when none occurs in the corpus)."""
         return self._lexical.scores(terms)

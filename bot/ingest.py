@@ -391,6 +391,8 @@ def ingest(
     path = index_store.write(settings.index_dir, passages, tokens, matrix, manifest, lexicon, memory, memory_vectors,
                              renderings)
     EmbeddingCache(settings.index_dir, embeddings.model_id).clear()  # the new version now holds every vector
+    from bot.vectorstore import sync_store  # Milvus, when configured, gets these passages and vectors (no re-embedding)
+    warnings += sync_store(settings, passages, tokens, matrix, embeddings.model_id)
     reports.sort(key=lambda r: r.doc_id)
     return IngestReport(reports, removed_docs, len(passages), len(to_embed), time.perf_counter() - started,
                         str(path), False, warnings, embed_seconds)
@@ -552,7 +554,7 @@ def _embedding_text(passage: Passage, settings: Settings) -> str:
 def _sidecars_sha(document_paths: dict[str, Path]) -> str:
     """What decides the stored renderings besides the passages: every document's sidecar file (a changed
     translation rebuilds the renderings without re-embedding anything)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(renderings_module.ALIGNMENT_VERSION.encode())
     for doc_id in sorted(document_paths):
         sidecar = renderings_module.sidecar_path(document_paths[doc_id])
         if sidecar.is_file():

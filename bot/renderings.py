@@ -32,6 +32,7 @@ from bot.sentences import sentences
 from bot.types import Passage
 
 SIDECAR_SUFFIX = ".en.jsonl"
+ALIGNMENT_VERSION = "2"  # bump when attach() changes: ingest then rebuilds the renderings (not the vectors)
 
 
 def is_sidecar(path: Path) -> bool:
@@ -121,15 +122,37 @@ def attach(passages: Sequence[Passage], records: Iterable[dict]) -> tuple[dict[s
         if _normal(record["zh"]) != _normal(current[key]):
             report.stale += 1
             continue
-        english = {_normal(s["zh"]): s["en"].strip() for s in record["sentences"] if s["en"].strip()}
-        if not english:
+        pairs = [(_normal(s["zh"]), s["en"].strip()) for s in record["sentences"]]
+        if not any(en for _, en in pairs):
             continue
         report.applied += 1
         for p in by_unit[key]:
-            found = {_normal(s): english[_normal(s)] for s in sentences(p.text) if _normal(s) in english}
+            found = {}
+            for sentence in sentences(p.text):
+                english = _english_of(_normal(sentence), pairs)
+                if english:
+                    found[_normal(sentence)] = english
             if found:
                 out[text_sha(p.text)] = found
     return out, report
+
+
+def _english_of(sentence: str, pairs: list[tuple[str, str]]) -> str | None:
+    """The English of a (whitespace-free) sentence: one translated sentence, or a run of consecutive ones that
+    together make it (a passage's sentence can span a line break, "…下列情形之一的：（一）…；"). None unless
+    every sentence of the run has its English."""
+    for start, (zh, _) in enumerate(pairs):
+        if not sentence.startswith(zh):
+            continue
+        joined, english = "", []
+        for zh_part, en_part in pairs[start:]:
+            joined += zh_part
+            english.append(en_part)
+            if not sentence.startswith(joined):
+                break
+            if joined == sentence:
+                return " ".join(english) if all(english) else None
+    return None
 
 
 def skeleton(passages: Sequence[Passage], units: set[str] | None = None) -> list[dict]:
@@ -160,6 +183,10 @@ class Renderings:
         """The English of `sentence` as it stands in the passage `passage_text`; None when there is none."""
         found = self._by_passage.get(text_sha(passage_text))
         return found.get(_normal(sentence)) if found else None
+
+    def text_of(self, passage_text: str) -> str:
+        """The passage's English, its rendered sentences joined ("" when it has none)."""
+        return " ".join((self._by_passage.get(text_sha(passage_text)) or {}).values())
 
     def has(self, passage_text: str) -> bool:
         return text_sha(passage_text) in self._by_passage

@@ -63,12 +63,23 @@ class Settings(BaseSettings):
     # answers"); "rrf" = reciprocal rank fusion (kept for comparison).
     fusion: Literal["convex", "rrf"] = "convex"
     lexical_weight: float = 0.25
+    # An English question's BM25 over the stored English renderings, relative to the Chinese BM25 (0: unused).
+    rendering_weight: float = 1.0
     rrf_k: int = 60
     # Remembered legal questions (bot/data/legal_questions.jsonl) vote for their articles through the learned
     # reranker (bot/rerank.py); only an index with statutes uses them.
     question_memory: bool = True
     fit_reranker: bool = False  # benchmarks/fit_reranker.py: use the memory without weights, to fit them
     own_words_weight: int = 1  # BM25 weight of a Chinese question's own words vs its thesaurus words (2 measured worse on dev)
+    # Where retrieval gets its candidates (bot/vectorstore.py): "faiss" = the local index alone; "milvus" = dense
+    # and BM25 candidates from Milvus at milvus_uri: a file path ending in .db (embedded Milvus Lite, one process
+    # per file) or http://host:19530 (a Milvus server or cluster). The local index still holds passage text and
+    # metadata, and ingest copies its passages and vectors into the collection (README "Milvus").
+    vector_store: Literal["faiss", "milvus"] = "faiss"
+    milvus_uri: str = ""
+    milvus_token: str = ""  # "user:password" or an API key, for a server with authentication
+    milvus_collection: str = "bot_passages"  # hosts serving different documents need different collections
+    milvus_timeout_s: float = 5.0  # a Milvus request that takes longer fails (HTTP 503), never hangs
 
     # Answer
     answer_max_sentences: int = 3
