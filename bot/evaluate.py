@@ -200,7 +200,7 @@ def _percentile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- the run
 
 
-def evaluate(assistant, path: Path, k: int = 5, *, split: str = "all", baselines: bool | Sequence[Baseline] = False,
+def evaluate(assistant, path: Path, k: int = 5, *, split: str = "all", baselines: bool | str | Sequence[Baseline] = False,
              baseline_docs: Path | None = None, embedder: Any = None,
              cache_dir: Path | None = DEFAULT_CACHE_DIR) -> dict[str, Any]:
     """Evaluate `assistant` on the question file `path`.
@@ -297,11 +297,11 @@ def _run_baselines(baselines: bool | Sequence[Baseline], questions: list[dict], 
                    legal: bool, depth: int, docs_dir: Path, embedder: Any,
                    cache_dir: Path | None) -> tuple[dict[str, dict], dict[str, Any]]:
     """Rank every answerable question with each baseline; add per-question ranks; return metrics by name."""
-    if baselines is True:
+    if baselines is True or baselines == "bm25":  # "bm25": only the lexical one (e5 over a huge corpus takes an hour)
         from bot.baselines import build_baselines, corpus_units
 
         baselines = build_baselines(corpus_units(docs_dir), embedder=embedder, cache_dir=cache_dir,
-                                    progress=_stderr_progress())
+                                    dense=baselines is True, progress=_stderr_progress())
     results: dict[str, dict] = {}
     corpus: dict[str, Any] = {"docs_dir": str(docs_dir)}
     rows = [(row, rec) for row, rec in zip(questions, per_question) if not rec["unanswerable"]]
