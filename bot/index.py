@@ -28,6 +28,7 @@ import re
 import shutil
 import time
 import uuid
+from sys import intern
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
             if not line.strip():
                 continue
             row = json.loads(line)
-            tokens.append(row.pop("tokens"))
+            tokens.append([intern(t) for t in row.pop("tokens")])  # one str per word, not per occurrence: a large index loads in a fraction of the memory
             passages.append(Passage(**row))
         vectors = faiss.deserialize_index(np.frombuffer(contents["vectors.faiss"], dtype=np.uint8))
         lexicon = json.loads(contents["lexicon.json"].decode("utf-8")) if "lexicon.json" in contents else {}
