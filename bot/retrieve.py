@@ -27,15 +27,19 @@ from bot.query import Query
 from bot.rerank import UNRANKED, LinearReranker, feature_matrix
 from bot.settings import Settings
 from bot.types import Hit, Passage
+from bot.vectorstore import CandidateStore, open_store
 
 
 class HybridRetriever:
-    """Ranks passages for a Query; the Corpus supplies BM25 and the question's expansion."""
+    """Ranks passages for a Query; the store (bot/vectorstore.py: FAISS + in-process BM25, or Milvus) proposes
+    candidates and their BM25 scores, the Corpus supplies the question's expansion."""
 
     def __init__(self, stored: StoredIndex, corpus: Corpus, embeddings: EmbeddingBackend, settings: Settings,
-                 memory: QuestionMemory | None = None, reranker: LinearReranker | None = None) -> None:
+                 memory: QuestionMemory | None = None, reranker: LinearReranker | None = None,
+                 store: CandidateStore | None = None) -> None:
         self.passages = stored.passages
-        self.vectors = stored.vectors
+        # Who proposes candidates (bot/vectorstore.py): the local FAISS index + BM25, or Milvus (settings.vector_store).
+        self.store = store if store is not None else open_store(settings, stored, corpus)
         # Exact cosines for the fused candidates (n x d float32: 30 MB for 20,000 passages).
         self.matrix = stored.vectors.reconstruct_n(0, stored.vectors.ntotal) if stored.vectors.ntotal else np.zeros((0, stored.vectors.d), dtype=np.float32)
         self.corpus = corpus
@@ -83,18 +87,11 @@ class HybridRetriever:
 
         # Dense: the vector index proposes candidates; exact cosines for every candidate come from the matrix.
         query_vectors = np.vstack([self.embeddings.embed_query_array(q) for q in dense_queries])
-        # Each side proposes at least k candidates, so a deep ranking (k=100 in eval) is not cut short.
-        _, rows = self.vectors.search(query_vectors, min(max(self.settings.dense_candidates, k), n))
-        candidates = set(rows[rows >= 0].tolist())
-
-        bm25 = np.zeros(n, dtype=np.float32)
-        for query_tokens in lexical_queries:
-            if query_tokens:
-                bm25 = np.maximum(bm25, self.corpus.bm25(query_tokens))
-        if bm25.max() > 0:
-            depth = min(max(self.settings.lexical_candidates, k), n)
-            top = np.argpartition(-bm25, depth - 1)[:depth]
-            candidates.update(int(r) for r in top if bm25[r] > 0)
+        # Each side proposes at least k candidates, so a deep ranking (k=100 in eval) is not cut short. The store
+        # gives the candidate rows and the BM25 score of each row (0 where it scored none).
+        candidates, bm25 = self.store.propose(query_vectors, lexical_queries,
+                                              min(max(self.settings.dense_candidates, k), n),
+                                              min(max(self.settings.lexical_candidates, k), n))
 
         named = self._named_article_rows(query)
         candidates.update(named)

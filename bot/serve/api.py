@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import prompts
-from bot.errors import BotError, IndexNotReady
+from bot.errors import BotError, IndexNotReady, VectorStoreUnavailable
 from bot.serve.common import (
     EXAMPLES,
     MAX_HISTORY_TURNS,
@@ -219,6 +219,10 @@ def create_app(assistant: Any, settings: Settings, *, with_ui: bool = True, work
 
     @app.exception_handler(FeedbackUnavailable)
     async def _feedback_unavailable(request: Request, exc: FeedbackUnavailable) -> JSONResponse:
+        return error_response(503, str(exc))
+
+    @app.exception_handler(VectorStoreUnavailable)  # Milvus down or slow: try again later (never a hang, never a 500)
+    async def _store_unavailable(request: Request, exc: VectorStoreUnavailable) -> JSONResponse:
         return error_response(503, str(exc))
 
     @app.exception_handler(BotError)
