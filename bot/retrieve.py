@@ -92,6 +92,8 @@ class HybridRetriever:
         candidates, bm25 = self.store.propose(query_vectors, lexical_queries,
                                               min(max(self.settings.dense_candidates, k), n),
                                               min(max(self.settings.lexical_candidates, k), n))
+        if query.language == "en" and self.settings.rendering_weight > 0:
+            bm25, candidates = self._with_renderings(query, bm25, candidates, min(max(self.settings.lexical_candidates, k), n))
 
         named = self._named_article_rows(query)
         candidates.update(named)
@@ -134,6 +136,19 @@ class HybridRetriever:
                 )
             )
         return hits
+
+    def _with_renderings(self, query: Query, bm25: np.ndarray, candidates: set[int], depth: int) -> tuple[np.ndarray, set[int]]:
+        """An English question also matches the stored English renderings (bot.renderings) word for word: the
+        better of the two lexical scores counts, each relative to its best passage, and the renderings propose
+        candidates of their own."""
+        english = self.corpus.bm25_english(query.text)
+        if english is None or english.max() <= 0:
+            return bm25, candidates
+        english = english / english.max() * self.settings.rendering_weight
+        top = np.argpartition(-english, min(depth, len(english)) - 1)[:depth]
+        candidates = candidates | {int(r) for r in top if english[r] > 0}
+        chinese = bm25 / bm25.max() if bm25.max() > 0 else bm25
+        return np.maximum(chinese, english).astype(np.float32), candidates
 
     def _rerank_features(self, query: Query, query_vector: np.ndarray, cand: np.ndarray, fused: np.ndarray,
                          question_cosine: np.ndarray, bm25: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
