@@ -236,7 +236,7 @@ def evaluate(assistant, path: Path, k: int = 5, *, split: str = "all", baselines
             "dropped_sentences": answer.dropped_sentences,
             "language_match": _language_match(answer), "citations_valid": _citations_valid(answer),
             "top": [_short(passage_unit(p)) for p in passages[:3]],
-            **_quotes_in_english(answer, assistant.strings.text("translated_mark", "en")),
+            **_quotes_in_english(answer, getattr(assistant, "strings", None)),
         }
         if "gold_articles" in row:
             record["article_rank"], record["group_ranks"] = legal_ranks(rank_articles(passages, whole_articles),
@@ -366,10 +366,11 @@ def _citations_valid(answer) -> bool:
     return used == {c.n for c in answer.citations}
 
 
-def _quotes_in_english(answer, mark: str) -> dict[str, int]:
+def _quotes_in_english(answer, strings) -> dict[str, int]:
     """For an extractive English answer: how many quoted lines it shows, and how many of them in English."""
-    if answer.language != "en" or answer.abstained or answer.answerer != "extractive":
+    if strings is None or answer.language != "en" or answer.abstained or answer.answerer != "extractive":
         return {}
+    mark = strings.text("translated_mark", "en")
     quoted = [line for line in answer.answer.split("\n") if line.startswith("- ")]
     return {"quoted": len(quoted), "quoted_en": sum(mark in line for line in quoted)}
 
