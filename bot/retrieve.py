@@ -46,7 +46,8 @@ class HybridRetriever:
         self.embeddings = embeddings
         self.settings = settings
         # Passages with identical text (a paragraph repeated in a document) are returned once.
-        self._dedup_key = [normalize_for_match(p.text) for p in self.passages]
+        # Computed when a row is first ranked, not at load (over a 70,000-passage index that is seconds of start-up).
+        self._dedup_key: dict[int, str] = {}
         self._row_of_text = {p.text: i for i, p in enumerate(self.passages)}  # for passage_vector()
         # Statute articles by (number, suffix), for questions that name one ("民法典第1033条").
         self._article_rows: dict[tuple[int, int], list[int]] = {}
@@ -123,7 +124,9 @@ class HybridRetriever:
             if len(hits) >= k:
                 break
             row = int(cand[i])
-            key = self._dedup_key[row]
+            key = self._dedup_key.get(row)
+            if key is None:
+                key = self._dedup_key[row] = normalize_for_match(self.passages[row].text)
             if key in seen:
                 continue
             seen.add(key)
