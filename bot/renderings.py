@@ -95,12 +95,17 @@ def unit_key(passage: Passage) -> str:
     return passage.article if passage.kind == "article" else str(int(passage.id.rsplit(":", 1)[1]))
 
 
+def _units(passages: Sequence[Passage]) -> dict[str, list[Passage]]:
+    """One document's passages grouped by unit, in document order."""
+    units: dict[str, list[Passage]] = {}
+    for p in passages:
+        units.setdefault(unit_key(p), []).append(p)
+    return units
+
+
 def unit_texts(passages: Sequence[Passage]) -> dict[str, str]:
     """The source text of each unit of one document (an article split in parts: the parts joined)."""
-    texts: dict[str, list[str]] = {}
-    for p in passages:
-        texts.setdefault(unit_key(p), []).append(p.text)
-    return {k: "\n".join(v) for k, v in texts.items()}
+    return {k: "\n".join(p.text for p in v) for k, v in _units(passages).items()}
 
 
 def attach(passages: Sequence[Passage], records: Iterable[dict]) -> tuple[dict[str, dict[str, str]], SidecarReport]:
@@ -109,9 +114,7 @@ def attach(passages: Sequence[Passage], records: Iterable[dict]) -> tuple[dict[s
     Only sentences with a non-empty `en` count; a unit whose `zh` is not the document's current text is stale.
     """
     report = SidecarReport()
-    by_unit: dict[str, list[Passage]] = {}
-    for p in passages:
-        by_unit.setdefault(unit_key(p), []).append(p)
+    by_unit = _units(passages)
     current = unit_texts(passages)
     out: dict[str, dict[str, str]] = {}
     for record in records:
@@ -187,9 +190,6 @@ class Renderings:
     def text_of(self, passage_text: str) -> str:
         """The passage's English, its rendered sentences joined ("" when it has none)."""
         return " ".join((self._by_passage.get(text_sha(passage_text)) or {}).values())
-
-    def has(self, passage_text: str) -> bool:
-        return text_sha(passage_text) in self._by_passage
 
 
 # -- checking a rendering ------------------------------------------------------------------------------------
