@@ -477,10 +477,10 @@ def _cap_passages(passages: list[Passage], limit: int) -> tuple[list[Passage], i
 
 
 def _memory_fingerprint(settings: Settings) -> str:
-    """What decides the stored question memory: its file (a change re-embeds the questions, not the documents)."""
-    if not getattr(settings, "question_memory", True) or not memory_module.QUESTIONS_PATH.is_file():
+    """What decides the stored question memory: its files (a change re-embeds the questions, not the documents)."""
+    if not getattr(settings, "question_memory", True):
         return ""
-    return hashlib.sha256(memory_module.QUESTIONS_PATH.read_bytes()).hexdigest()
+    return memory_module.fingerprint()
 
 
 def _question_memory(passages: list[Passage], previous, embeddings: EmbeddingBackend,

@@ -6,13 +6,20 @@ laws, as ranking features (bot.rerank): nearest-neighbour votes, learned from da
 
     bot/data/legal_questions.jsonl   {"id", "q", "articles": ["中华人民共和国民法典第一千零三十三条", ...]}
 
-The shipped questions are STARD's training split (THUIR 2024, MIT licence: bot/data/LICENSE-STARD.txt),
-restricted to the borrower-rights pack. At ingest, each article name is resolved to an article of the index
+Two files ship (QUESTION_FILES), one schema:
+    legal_questions.jsonl     STARD's training split (THUIR 2024, MIT licence: bot/data/LICENSE-STARD.txt),
+                              restricted to the borrower-rights pack: formal questions in Simplified Chinese.
+    borrower_questions.jsonl  borrowers' questions as people type them, in English, Simplified and Traditional
+                              Chinese (colloquial, typos, Taiwan/HK wording), written article by article for the
+                              pack's borrower-relevant articles ("doc2query" by hand; bot/data/README.md says how,
+                              and that no evaluation question was seen while writing them). They carry "lang".
+At ingest, each article name is resolved to an article of the index
 (`resolve`), and each question is embedded once; both are stored with the index (memory.jsonl, memory.npy).
 An operator can add their own answered questions to the file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -24,17 +31,32 @@ import numpy as np
 from bot.statutes import normalize_title, parse_chinese_numeral
 from bot.types import Passage
 
-QUESTIONS_PATH = Path(__file__).resolve().parent / "data" / "legal_questions.jsonl"
+_DATA = Path(__file__).resolve().parent / "data"
+QUESTION_FILES = (_DATA / "legal_questions.jsonl", _DATA / "borrower_questions.jsonl")
 NEIGHBOURS = 20  # remembered questions that vote
 TEMPERATURE = 0.05  # a neighbour's vote: exp((cosine - 1) / TEMPERATURE); 0.95 -> 0.37, 0.90 -> 0.14
 _ARTICLE_NAME = re.compile(r"^(?P<law>.+?)第(?P<num>[零〇一二三四五六七八九十百千万两0-9]+)条(?:之(?P<suffix>[一二三四五六七八九十]+))?$")
 _PRC = "中华人民共和国"
 
 
-def load_questions(path: Path = QUESTIONS_PATH) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load_questions(paths: Sequence[Path] = QUESTION_FILES) -> list[dict]:
+    """Every remembered question of the files that exist, in file order (a missing file is no memory)."""
+    out = []
+    for path in paths:
+        if path.is_file():
+            out.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return out
+
+
+def fingerprint(paths: Sequence[Path] = QUESTION_FILES) -> str:
+    """sha256 over the memory files' names and bytes: a change re-embeds the questions (not the documents)."""
+    digest = hashlib.sha256()
+    found = False
+    for path in paths:
+        if path.is_file():
+            found = True
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest() if found else ""
 
 
 def resolve(questions: Iterable[dict], passages: Sequence[Passage]) -> list[dict]:

@@ -164,3 +164,53 @@ def test_the_question_memory_holds_answered_questions_and_leaves_held_out_ones_o
         assert max(memory.votes(vector).article_max.values()) < 0.999  # left out: others vote, not itself
     finally:
         memory.exclude([])
+
+
+def test_every_remembered_borrower_question_names_articles_of_the_shipped_pack():
+    """bot/data/borrower_questions.jsonl: each question names articles that exist in docs/laws (a typo in a
+    label would silently drop the question from the memory at ingest)."""
+    import json
+
+    from bot.memory import QUESTION_FILES, _ARTICLE_NAME
+    from bot.statutes import normalize_title, parse_chinese_numeral, parse_statute
+
+    articles: set[tuple[str, int, int]] = set()
+    for path in SHIPPED_LAWS.rglob("*.md"):
+        statute = parse_statute(path.read_text(encoding="utf-8"), source=str(path))
+        for article in statute.articles:
+            articles.add((normalize_title(statute.title), article.number, article.suffix))
+    borrower = [json.loads(line) for line in QUESTION_FILES[1].read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(borrower) >= 500 and {q["lang"] for q in borrower} == {"en", "zh-Hans", "zh-Hant"}
+    missing = []
+    for q in borrower:
+        for name in q["articles"]:
+            m = _ARTICLE_NAME.match(normalize_title(name))
+            suffix = parse_chinese_numeral(m["suffix"]) if m and m["suffix"] else 0
+            if not m or (m["law"], parse_chinese_numeral(m["num"]), suffix) not in articles:
+                missing.append((q["id"], name))
+    assert not missing
+
+
+def test_the_memory_reads_every_question_file_and_its_fingerprint_follows_them(tmp_path):
+    from bot.memory import fingerprint, load_questions
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text('{"id": "S1", "q": "甲", "articles": []}\n', encoding="utf-8")
+    assert fingerprint([first, second]) != ""  # a missing file is no memory, not an error
+    before = fingerprint([first, second])
+    second.write_text('{"id": "B1", "lang": "en", "q": "can they call my mom", "articles": []}\n', encoding="utf-8")
+    assert [q["id"] for q in load_questions([first, second])] == ["S1", "B1"]
+    assert fingerprint([first, second]) != before  # a changed file re-embeds the memory at the next ingest
+    assert fingerprint([tmp_path / "none.jsonl"]) == ""
+
+
+def test_a_borrowers_colloquial_english_question_is_answered_from_the_articles_people_asked_about(law_assistant):
+    """The memory holds borrowers' own questions in three languages, so an English question in everyday words
+    (not in the memory) reaches the personal-information articles through the remembered questions near it."""
+    question = "they texted everyone in my phone contacts about what i owe, is that even allowed??"
+    assert question not in {e["q"] for e in law_assistant.memory.entries}
+    votes = law_assistant.memory.votes(law_assistant.embeddings.embed_query_array(question))
+    top_law = max(votes.article, key=votes.article.get)[0]
+    assert "个人信息保护法" in top_law or "人格权" in top_law
+    laws = [h.passage.law for h in law_assistant.search(question, 5)]
+    assert any("个人信息保护法" in law or "民法典" in law for law in laws)
