@@ -22,6 +22,7 @@ from typing import Any
 from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from bot import index as index_store
+from bot.answerability import answerability_for
 from bot.corpus import Corpus
 from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
 from bot.errors import BadQuestion, BotError, IndexNotReady  # noqa: F401  (re-exported for callers)
@@ -49,6 +50,7 @@ class Turn:
     standalone: str = ""  # the question made standalone (follow-ups rewritten)
     query: Query | None = None
     hits: list[Hit] = field(default_factory=list)
+    query_vector: Any = None  # the question's embedding, as retrieval computed it (the answerability model reads it)
     evidence: list[Hit] = field(default_factory=list)  # the hits the answer may use; empty: abstain
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -71,7 +73,8 @@ class Assistant:
                                          LinearReranker.load() if memory else None)
         self.extractive = ExtractiveAnswerer(self.corpus.idf, self.strings, max_sentences=settings.answer_max_sentences,
                                              renderings=renderings)
-        self.gate = EvidenceGate(self.corpus, settings, memory)
+        self.gate = EvidenceGate(self.corpus, settings, memory,
+                                 answerability_for(settings, embeddings, self.retriever.memory))
         self.answerer: Any = self.extractive
         self.rewriter: Any = SimpleQueryRewriter()
         if settings.llm_enabled:
@@ -190,13 +193,13 @@ class Assistant:
             turn.query = replace(turn.query, said=said)
         if turn.standalone != turn.question:  # a follow-up: its own words decide what is new to say
             turn.query = replace(turn.query, focus=self.corpus.terms(turn.question, turn.language))
-        turn.hits = self.retriever.retrieve(turn.query, self.settings.top_k)
+        turn.hits, turn.query_vector = self.retriever.retrieve_with_vector(turn.query, self.settings.top_k)
         turn.timings["retrieve"] = round((time.perf_counter() - t) * 1000, 2)
         return turn
 
     def _select_evidence(self, turn: Turn) -> Turn:
         """The hits the answer may use; none when the documents do not cover the question (abstain)."""
-        turn.evidence = turn.hits if self.gate.covered(turn.query, turn.hits) else []
+        turn.evidence = turn.hits if self.gate.covered(turn.query, turn.hits, turn.query_vector) else []
         return turn
 
     def _answer(self, turns: Iterator[Turn]) -> Iterator[StreamEvent]:

@@ -15,12 +15,14 @@ Thresholds are settings, calibrated on the dev set (README, "Abstention").
 """
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import re
-import threading
+import numpy as np
 
+from bot.answerability import AnswerabilityModel, Evidence
 from bot.corpus import Corpus
 from bot.crosslingual import STOP_WORDS
 from bot.lexical import general_frequency, has_word, tag
@@ -71,10 +73,11 @@ class Coverage:
 
 
 class EvidenceGate:
-    def __init__(self, corpus: Corpus, settings, memory=None) -> None:
+    def __init__(self, corpus: Corpus, settings, memory=None, model: AnswerabilityModel | None = None) -> None:
         self.corpus = corpus
         self.settings = settings
         self.memory = memory  # bot.memory.QuestionMemory: words of answered questions are not unknown topics
+        self.model = model  # bot.answerability: weighs the signals below together, where it applies
         # The general-frequency table takes ~0.7 s to read: in the background, not on the first question.
         threading.Thread(target=general_frequency, args=("的",), daemon=True).start()
 
@@ -87,22 +90,39 @@ class EvidenceGate:
                             self._unknown_names(query.text))
         return Coverage(dense, lexical, self._unknown_chinese_topics(query.simplified))
 
-    def covered(self, query: Query, hits: Sequence[Hit]) -> bool:
+    def evidence(self, query: Query, hits: Sequence[Hit], query_vector: np.ndarray,
+                 coverage: Coverage | None = None) -> Evidence:
+        """The answerability model's view of a question and its hits."""
+        c = coverage or self.coverage(query, hits)
+        mem_top, mem_hit = (self.memory.support(query_vector, [h.passage.article_key for h in hits if h.passage.article_key],
+                                                query.text) if self.memory is not None else (0.0, 0.0))
+        english = query.language == "en"
+        return Evidence(dense=c.dense, mem_top=mem_top, mem_hit=mem_hit, top_score=hits[0].score if hits else 0.0,
+                        unknown_zh=0 if english else len(c.unknown), unknown_en=c.unknown_share if english else 0.0,
+                        names_en=len(c.unknown_names), quantity=self._asks_unstated_quantity(query, hits),
+                        english=english)
+
+    def covered(self, query: Query, hits: Sequence[Hit], query_vector: np.ndarray | None = None) -> bool:
         if not hits:
             return False
         c = self.coverage(query, hits)
         s = self.settings
         if c.lexical <= 0 or c.dense < s.abstain_min_dense:
             return False
-        if _ASKS_QUANTITY.search(_last_clause(query.simplified)) and not any(
-            _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:3]
-        ):
+        if self.model is not None and query_vector is not None:
+            return self.model.answers(query_vector, self.evidence(query, hits, query_vector, c))
+        if self._asks_unstated_quantity(query, hits):
             return False
         if query.language == "en":
             return c.unknown_share <= s.abstain_max_unknown_share_en and not c.unknown_names
         # A word the documents lack, in a question they match only loosely: a topic they do not cover. A close
         # match (cosine >= abstain_unknown_topic_max_dense) vouches for the question despite an odd word.
         return not c.unknown or c.dense >= s.abstain_unknown_topic_max_dense
+
+    @staticmethod
+    def _asks_unstated_quantity(query: Query, hits: Sequence[Hit]) -> bool:
+        return bool(_ASKS_QUANTITY.search(_last_clause(query.simplified))) and not any(
+            _STATES_QUANTITY.search(_LIST_NUMBER.sub("", h.passage.text)) for h in hits[:3])
 
     def _unknown_names(self, text: str) -> list[str]:
         """Names and acronyms of an English question that map to no corpus word (a law or place elsewhere)."""

@@ -112,6 +112,7 @@ class QuestionMemory:
             for k in keys:
                 self.prior[k] = self.prior.get(k, 0) + 1
         self._words: set[str] | None = None
+        self._entries_of_key: dict[tuple, list[int]] | None = None
 
     def knows_word(self, word: str) -> bool:
         """Whether people used `word` in a remembered question that the documents answer: an everyday word of
@@ -135,6 +136,24 @@ class QuestionMemory:
             if entry["q"] not in self.excluded:
                 for k in keys:
                     self.prior[k] = self.prior.get(k, 0) + 1
+
+    def support(self, query_vector: np.ndarray, article_keys: Iterable[tuple], query_text: str = "") -> tuple[float, float]:
+        """How close the question is to answered ones: the best cosine of any remembered question, and of one
+        naming one of `article_keys` (0 when none). Evidence for the answerability model (bot.answerability)."""
+        if not self.entries:
+            return 0.0, 0.0
+        sims = self.vectors @ query_vector
+        if self.excluded or query_text:
+            skip = [i for i, e in enumerate(self.entries) if e["q"] in self.excluded or e["q"] == query_text]
+            sims = sims.copy()
+            sims[skip] = -1.0
+        if self._entries_of_key is None:
+            self._entries_of_key = {}
+            for i, keys in enumerate(self.keys):
+                for k in keys:
+                    self._entries_of_key.setdefault(k, []).append(i)
+        rows = [i for k in set(article_keys) for i in self._entries_of_key.get(k, [])]
+        return max(0.0, float(sims.max())), max(0.0, float(sims[rows].max())) if rows else 0.0
 
     def votes(self, query_vector: np.ndarray, query_text: str = "") -> Votes:
         sims = self.vectors @ query_vector

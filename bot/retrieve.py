@@ -74,14 +74,18 @@ class HybridRetriever:
         return [self.passages[int(r)] for r in cand], features
 
     def retrieve(self, query: Query, k: int = 5) -> list[Hit]:
-        """Best `k` passages: score = cosine + lexical_weight * BM25 / best BM25, over the union of candidates.
+        return self.retrieve_with_vector(query, k)[0]
+
+    def retrieve_with_vector(self, query: Query, k: int = 5) -> tuple[list[Hit], np.ndarray | None]:
+        """Best `k` passages, and the question's vector (the evidence gate reads it; None with no passages).
+        Score = cosine + lexical_weight * BM25 / best BM25 over the union of candidates, or the reranker's.
 
         A convex combination of scores, not of ranks: measured on the dev set it ranks better than reciprocal
         rank fusion (README, "Retrieval"), because a confident BM25 match on a specific word is not diluted
         by a flat dense ranking, and vice versa.
         """
         if not self.passages:
-            return []
+            return [], None
         n = len(self.passages)
         dense_queries = [query.text, *query.extra_queries]
         lexical_queries = [list(query.terms), *(tokenize(q) for q in query.extra_queries)]
@@ -138,7 +142,7 @@ class HybridRetriever:
                     lexical_score=float(bm25[row]) if bm25[row] > 0 else None,
                 )
             )
-        return hits
+        return hits, query_vectors[0]
 
     def _with_renderings(self, query: Query, bm25: np.ndarray, candidates: set[int], depth: int) -> tuple[np.ndarray, set[int]]:
         """An English question also matches the stored English renderings (bot.renderings) word for word: the

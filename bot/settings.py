@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # Chinese: a topic word the documents lack declines the question only when its best cosine is below this
     # (fitted on shared/eval/law_dev.jsonl, benchmarks/questions/borrower_tune.jsonl and STARD's fit split).
     abstain_unknown_topic_max_dense: float = 0.90
+    # With statutes and a question memory, a learned model (bot/answerability.py, bot/data/answerability.json)
+    # weighs the signals above together with what the question is about; False: the rules alone decide.
+    learned_gate: bool = True
 
     # LLM (optional; extractive answers when unset)
     llm_base_url: str = ""

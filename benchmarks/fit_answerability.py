@@ -1,0 +1,121 @@
+"""Fit the answerability model (bot/data/answerability.json) by logistic regression, on fit data only.
+
+    .venv/bin/python benchmarks/fit_answerability.py --index DIR \
+        [--questions ../shared/eval/stard_train_pack.jsonl] [--fit benchmarks/fit_questions/answerability_fit.jsonl]
+
+DIR: an index of docs/ as shipped (statutes + question memory). Rows: STARD's `fit` split (answerable; its
+`holdout` questions are left out of the memory, and each question out of its own support), and every row of
+the --fit files (answerable and unanswerable borrowers' questions written for fitting; no evaluation set is
+read). Inputs: the question's embedding and the gate's signals (bot.answerability.SCALARS), standardised.
+The regularisation strength is chosen by 5-fold cross-validation (log loss); the threshold is the highest
+P(answerable) cut at which the out-of-fold false abstentions on answerable rows stay at or below --max-false
+(the gate's hard rules, no lexical match or a cosine below abstain_min_dense, decline on top of it and are
+counted in the report). Prints the out-of-fold figures; the evaluation sets measure the rest (README).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.answerability import MODEL_PATH, SCALARS, design_matrix  # noqa: E402
+from bot.core import Assistant  # noqa: E402
+from bot.evaluate import load_questions, split_of  # noqa: E402
+from bot.settings import get_settings  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", required=True)
+    ap.add_argument("--questions", default=str(ROOT.parent / "shared" / "eval" / "stard_train_pack.jsonl"))
+    ap.add_argument("--fit", action="append", default=[], help="fit-only question files (all rows)")
+    ap.add_argument("--max-false", type=float, default=0.02, help="out-of-fold false-abstention share allowed")
+    ap.add_argument("--out", default=str(MODEL_PATH))
+    args = ap.parse_args()
+    if not args.fit:
+        args.fit = [str(ROOT / "benchmarks" / "fit_questions" / "answerability_fit.jsonl")]
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    started = time.perf_counter()
+    assistant = Assistant.load(get_settings(index_dir=Path(args.index), learned_gate=False))
+    if assistant.retriever.memory is None:
+        print("error: the index has no statutes or no question memory", file=sys.stderr)
+        return 2
+    stard = load_questions(Path(args.questions))
+    assistant.exclude_from_memory(r["q"] for r in stard if split_of(r["id"]) != "fit")
+    rows = [r for r in stard if split_of(r["id"]) == "fit"] + [r for p in args.fit for r in load_questions(Path(p))]
+
+    vectors, evidence, answerable, hard_declined = [], [], [], []
+    gate, s = assistant.gate, assistant.settings
+    for r in rows:
+        query = assistant.query(r["q"])
+        hits, vector = assistant.retriever.retrieve_with_vector(query, s.top_k)
+        coverage = gate.coverage(query, hits)
+        vectors.append(vector)
+        evidence.append(gate.evidence(query, hits, vector, coverage))
+        answerable.append(not r.get("unanswerable"))
+        hard_declined.append(not hits or coverage.lexical <= 0 or coverage.dense < s.abstain_min_dense)
+    x = design_matrix(np.vstack(vectors), evidence)
+    y = np.asarray(answerable)
+    hard = np.asarray(hard_declined)
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = (x - mean) / std
+
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(z, y))
+    best = None
+    for c in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0):
+        oof = np.zeros(len(y))
+        for train, test in folds:
+            model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(z[train], y[train])
+            oof[test] = model.predict_proba(z[test])[:, 1]
+        loss = -np.mean(np.where(y, np.log(oof + 1e-9), np.log(1 - oof + 1e-9)))
+        print(f"C={c}: out-of-fold log loss {loss:.3f}", file=sys.stderr)
+        if best is None or loss < best[0]:
+            best = (loss, c, oof)
+    _, c, oof = best
+    # The highest cut whose out-of-fold false abstentions (model or hard rule) stay within --max-false.
+    threshold = 0.0
+    for t in np.unique(oof):
+        false = np.mean(((oof < t) | hard)[y])
+        if false <= args.max_false:
+            threshold = float(t)
+    declined = (oof < threshold) | hard
+    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(z, y)
+    weights = model.coef_[0] / std
+    bias = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / std))
+    dim = len(vectors[0])
+    report = {
+        "rows": len(y), "answerable": int(y.sum()), "unanswerable": int((~y).sum()), "C": c,
+        "threshold": round(threshold, 4),
+        "out_of_fold_false_abstentions": round(float(np.mean(declined[y])), 3),
+        "out_of_fold_declined_unanswerable": round(float(np.mean(declined[~y])), 3),
+        "hard_rule_declines": {"answerable": int(hard[y].sum()), "unanswerable": int(hard[~y].sum())},
+    }
+    out = {
+        "scalars": list(SCALARS),
+        "model_id": assistant.embeddings.model_id,
+        "embedding_weights": [round(float(w), 6) for w in weights[:dim]],
+        "scalar_weights": [round(float(w), 6) for w in weights[dim:]],
+        "bias": round(bias, 6),
+        "threshold": round(threshold, 6),
+        "fitted_on": f"{Path(args.questions).name} split fit + " + " + ".join(Path(p).name for p in args.fit)
+                     + f" ({len(y)} rows, {int(y.sum())} answerable); logistic regression C={c} (5-fold CV),"
+                     f" class_weight=balanced; threshold: out-of-fold false abstentions <= {args.max_false}",
+        "out_of_fold": report,
+    }
+    Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
