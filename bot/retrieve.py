@@ -146,12 +146,18 @@ class HybridRetriever:
 
     def _with_renderings(self, query: Query, bm25: np.ndarray, candidates: set[int], depth: int) -> tuple[np.ndarray, set[int]]:
         """An English question also matches the stored English renderings (bot.renderings) word for word: the
-        better of the two lexical scores counts, each relative to its best passage, and the renderings propose
-        candidates of their own."""
+        better of the two lexical scores counts, and the renderings propose candidates of their own.
+
+        The Chinese score is relative to its best passage; the English one to what a passage holding every word of
+        the question would score (the sum of each word's best score), not to the best rendering: only some
+        passages have renderings, and the best of them may share a single everyday word with the question
+        ("month", "last"), which must not count as a full lexical match."""
         english = self.corpus.bm25_english(query.text)
         if english is None or english.max() <= 0:
             return bm25, candidates
-        english = english / english.max() * self.settings.rendering_weight
+        words = set(query.text.lower().split())
+        ideal = sum(float(scores.max()) for w in words if (scores := self.corpus.bm25_english(w)) is not None)
+        english = english / max(ideal, float(english.max())) * self.settings.rendering_weight
         top = np.argpartition(-english, min(depth, len(english)) - 1)[:depth]
         candidates = candidates | {int(r) for r in top if english[r] > 0}
         chinese = bm25 / bm25.max() if bm25.max() > 0 else bm25
