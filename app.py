@@ -27,6 +27,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import gc  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
@@ -79,16 +81,19 @@ def build(settings=None, *, skip_ingest: bool = False, workers: int = 1):
     settings.index_poll_seconds, without a restart."""
     from bot.core import Assistant
     from bot.errors import IndexNotReady
+
+    settings = settings or load_settings()
+    try:
+        previous = load_importing_web_stack(settings)
+    except IndexNotReady:
+        if skip_ingest:
+            raise
+        previous = None
     from bot.serve import create_app
     from bot.serve.live import LiveAssistant
 
-    settings = settings or load_settings()
     if skip_ingest:
-        return create_app(LiveAssistant(Assistant.load(settings), settings), settings, workers=workers)
-    try:
-        previous = Assistant.load(settings)
-    except IndexNotReady:
-        previous = None
+        return create_app(LiveAssistant(previous, settings), settings, workers=workers)
     if previous is None:  # nothing to serve yet: build first
         ingest_in_child(settings)
         return create_app(LiveAssistant(Assistant.load(settings), settings), settings, workers=workers)
@@ -96,6 +101,62 @@ def build(settings=None, *, skip_ingest: bool = False, workers: int = 1):
     assistant = LiveAssistant(previous, settings)
     threading.Thread(target=refresh, args=(assistant, settings), daemon=True, name="ingest").start()
     return create_app(assistant, settings, workers=workers)
+
+
+def load_importing_web_stack(settings):
+    """Assistant.load(settings), with the index files read in a thread while this thread imports the web stack
+    (FastAPI, Gradio: a second or more of imports). Part of the reading runs outside the GIL (file reads,
+    checksums, faiss), so the two overlap where a core is free. IndexNotReady like Assistant.load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.core import Assistant
+
+    with ThreadPoolExecutor(1, thread_name_prefix="index-read") as pool:
+        stored = pool.submit(Assistant.read_index, settings)  # imports nothing: no import-lock contention
+        with _gradio_without_stub_writer():
+            import bot.serve.api  # noqa: F401
+            import bot.serve.chat  # noqa: F401
+
+        return Assistant.load(settings, stored=stored.result)
+
+
+@contextlib.contextmanager
+def _gradio_without_stub_writer():
+    """Gradio (6.31) rewrites its own type stubs at every import: for each of its ~80 component classes,
+    gradio.component_meta.create_or_modify_pyi parses the class's source file and its .pyi and renders a template
+    (about 0.9 s of CPU, half of `import gradio`), and writes the .pyi into site-packages when it differs. Stubs
+    are for type checkers, not for serving: while the web stack is imported here, a finder replaces that
+    function with a no-op as soon as its module is loaded, before any component class is made. Nothing else in
+    Gradio changes; if the function is gone in another version, nothing is patched."""
+    import importlib.abc
+    import importlib.machinery
+
+    class SkipStubs(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "gradio.component_meta":
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                run = spec.loader.exec_module
+
+                def exec_module(module):
+                    run(module)
+                    if callable(getattr(module, "create_or_modify_pyi", None)):
+                        module.create_or_modify_pyi = _no_stubs
+
+                spec.loader.exec_module = exec_module
+            return spec
+
+    finder = SkipStubs()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def _no_stubs(*args, **kwargs) -> None:
+    return None
 
 
 def refresh(assistant, settings) -> None:
@@ -113,6 +174,22 @@ def refresh(assistant, settings) -> None:
         assistant.ingesting = False
 
 
+@contextlib.contextmanager
+def startup_gc():
+    """Start-up (imports, then the index: a million long-lived objects on the national corpus) without the cyclic
+    garbage collector, which would re-scan them again and again while they pile up (half a second of a cold start
+    there). Then they are frozen (gc.freeze: never scanned again, which also spares every later collection while
+    serving) and collection resumes. Start-up leaves almost no cyclic garbage (a few dozen objects) to freeze."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.enable()
+
+
 def worker_app():
     """App factory for `--workers N` (each uvicorn worker process loads its own assistant; ingest ran once)."""
     if not logging.getLogger().handlers:  # a spawned worker: log like the single-process server does
@@ -120,7 +197,8 @@ def worker_app():
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").addFilter(_StripQuery())
-    return build(skip_ingest=True, workers=int(os.environ.get(WORKERS_ENV, "1") or 1))
+    with startup_gc():
+        return build(skip_ingest=True, workers=int(os.environ.get(WORKERS_ENV, "1") or 1))
 
 
 def check_startup(settings, *, skip_ingest: bool) -> None:
@@ -268,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
             print(banner, f"[{args.workers} workers]", flush=True)
             _run_workers("app:worker_app", sock, settings.host, settings.port, args.workers, args.log_level.lower())
             return 0
-        app = build(settings, skip_ingest=args.skip_ingest)
-        import uvicorn
+        with startup_gc():
+            app = build(settings, skip_ingest=args.skip_ingest)
+            import uvicorn
 
         print(banner, flush=True)
         uvicorn.Server(server_config(app, settings.host, settings.port, log_level=args.log_level.lower())).run(

@@ -14,7 +14,7 @@ replaces the extractive one without touching retrieval.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -63,7 +63,8 @@ class Assistant:
         self.strings = Strings(settings.prompts_dir)
         renderings = Renderings(stored.renderings)
         self.corpus = Corpus(stored.tokens, stored.lexicon, settings.own_words_weight,
-                             [renderings.text_of(p.text) for p in stored.passages])
+                             [renderings.text_of(p.text) for p in stored.passages] if stored.renderings else (),
+                             lexical=stored.bm25)
         memory = None
         if settings.question_memory and stored.memory:
             chapter_of = {p.article_key: p.section for p in stored.passages if p.kind == "article"}
@@ -93,14 +94,25 @@ class Assistant:
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
-    def load(cls, settings: Settings | None = None, embeddings: EmbeddingBackend | None = None) -> Assistant:
+    def load(cls, settings: Settings | None = None, embeddings: EmbeddingBackend | None = None,
+             stored: Callable[[], index_store.StoredIndex] | None = None) -> Assistant:
         """The assistant over the version index/CURRENT names now. `embeddings`: a model already loaded (a
-        serving process switching versions reuses its own), else the configured one is loaded."""
+        serving process switching versions reuses its own), else the configured one is loaded. `stored`: gives
+        what read_index() read (app.py reads the index in a thread while it imports the web stack)."""
         settings = settings or Settings()
         Strings(settings.prompts_dir).check()
-        stored = index_store.load(settings.index_dir,
-                                  embeddings.model_id if embeddings is not None else expected_model_id(settings))
+        stored = stored() if stored is not None else cls.read_index(settings, embeddings)
         return cls(settings, stored, embeddings if embeddings is not None else load_embeddings(settings))
+
+    @staticmethod
+    def read_index(settings: Settings, embeddings: EmbeddingBackend | None = None) -> index_store.StoredIndex:
+        """The files of the version index/CURRENT names, as load() needs them (IndexNotReady if unusable).
+        Reads and parses only (the modules it uses are imported with this one): app.py runs it in a thread
+        while its own thread imports the web stack."""
+        # The tokens only when something needs them beyond BM25 (stored with the version): Milvus syncs them.
+        return index_store.load(settings.index_dir,
+                                embeddings.model_id if embeddings is not None else expected_model_id(settings),
+                                tokens=settings.vector_store != "faiss")
 
     @property
     def index_version(self) -> str:

@@ -13,18 +13,26 @@ import numpy as np
 from bot.citation import find_article_ref
 from bot.crosslingual import EnglishExpander, content_lemmas
 from bot.language import detect, to_simplified
-from bot.lexical import LexicalIndex, idf_table, tokenize_simplified
+from bot.lexical import LexicalIndex, idf_from_counts, idf_table, tokenize_simplified
 from bot.query import Query
 from bot.thesaurus import Thesaurus
 from bot.types import Language
 
 
 class Corpus:
-    def __init__(self, tokens: Sequence[Sequence[str]], lexicon: dict[str, list[str]], own_words_weight: int = 1,
-                 english_texts: Sequence[str] = ()) -> None:
-        self._lexical = LexicalIndex(tokens)
+    def __init__(self, tokens: Sequence[Sequence[str]] | None, lexicon: dict[str, list[str]], own_words_weight: int = 1,
+                 english_texts: Sequence[str] = (), lexical: LexicalIndex | None = None) -> None:
+        """`lexical`: the BM25 index stored with the index version (StoredIndex.bm25); without it, BM25 is built
+        from `tokens` here (seconds on a large corpus). Either way the same vocabulary, IDF and scores."""
+        if lexical is not None:
+            self._lexical = lexical
+            self._idf = idf_from_counts(lexical.document_frequencies(), lexical.size)
+        elif tokens is not None:
+            self._lexical = LexicalIndex(tokens)
+            self._idf = idf_table(tokens)
+        else:
+            raise ValueError("Corpus needs the passages' tokens or their stored BM25 index")
         self._vocabulary = self._lexical.vocabulary
-        self._idf = idf_table(tokens)
         self._lexicon = lexicon
         self._expander = EnglishExpander(lexicon)
         self._thesaurus = Thesaurus.load(self._vocabulary)

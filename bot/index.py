@@ -7,6 +7,9 @@
         passages.jsonl        one Passage per line, plus its BM25 tokens
         vectors.faiss         faiss IndexFlatIP over L2-normalised vectors (inner product = cosine)
         lexicon.json          English -> corpus-word lexicon for cross-lingual queries
+        bm25.npz, bm25.json   the BM25 index of the passages' tokens (bot.lexical.LexicalIndex.to_arrays: score
+                              matrix, vocabulary), built when the version is written so a server does not rebuild
+                              it at every start; a version without them (older) has it built at load instead
 
 No pickle anywhere: a shared or downloaded index cannot execute code when loaded. A build writes a new
 folder and switches CURRENT only when every file is on disk, so a crash mid-build leaves the previous
@@ -19,6 +22,8 @@ folder named `v...` in the index directory is never touched.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import io
 import json
@@ -31,13 +36,17 @@ import uuid
 from sys import intern
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
+from pydantic import TypeAdapter
 
 from bot.errors import IndexNotReady
 from bot.types import Passage
+
+if TYPE_CHECKING:
+    from bot.lexical import LexicalIndex
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -49,6 +58,8 @@ CHECKSUMMED = ("passages.jsonl", "vectors.faiss", "lexicon.json")
 MEMORY_FILES = ("memory.jsonl", "memory.npy")  # optional: answered questions and their vectors (bot.memory)
 TRANSLATIONS_FILE = "translations.jsonl"  # beside the versions: renderings `bot translate` made (bot.translate)
 RENDERINGS_FILE = "renderings.jsonl"  # optional: English renderings, {"sha256": passage text sha, "sentences": {...}}
+BM25_FILES = ("bm25.npz", "bm25.json")  # optional (absent in versions written before them): the stored BM25 index
+_TOKENS_KEY = b', "tokens": ['  # how write() puts the tokens, last, on each passages.jsonl line
 
 
 @dataclass
@@ -58,12 +69,13 @@ class StoredIndex:
     path: Path
     manifest: dict[str, Any]
     passages: list[Passage]
-    tokens: list[list[str]]
+    tokens: list[list[str]] | None  # None: not read (load(..., tokens=False) of a version with a stored BM25)
     vectors: faiss.Index
     lexicon: dict[str, list[str]] = field(default_factory=dict)
     memory: list[dict] = field(default_factory=list)  # answered questions: {"id", "q", "articles": [[law_key, no, suffix]]}
     memory_vectors: np.ndarray | None = None  # one query vector per memory entry
     renderings: dict[str, dict[str, str]] = field(default_factory=dict)  # bot.renderings, by passage text sha
+    bm25: LexicalIndex | None = None  # the BM25 index written with the version; None: build it from `tokens`
 
     @property
     def version(self) -> str:
@@ -98,14 +110,34 @@ def current_version(index_dir: Path) -> Path | None:
     return index_dir / name
 
 
-def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
+@contextlib.contextmanager
+def _gc_paused():
+    """Loading creates millions of objects and no reference cycles: the cyclic collector would re-scan every
+    live object again and again while they pile up (over a second on the national index), for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def load(index_dir: Path, expected_model_id: str | None = None, *, tokens: bool = True) -> StoredIndex:
     """Load the current version; IndexNotReady with a rebuild hint when missing, partial, corrupt or mismatched.
 
     An index with zero passages (built with `ingest --allow-empty`) loads: searching it finds nothing.
+    tokens=False: the passages' BM25 tokens are not read when the version has its BM25 index stored (a server
+    needs only that; StoredIndex.tokens is then None). Without a stored BM25 they are read anyway.
     """
     version = current_version(index_dir)
     if version is None:
         raise IndexNotReady(f"No index found in {index_dir}. {REBUILD_HINT}")
+    with _gc_paused():
+        return _load(index_dir, version, expected_model_id, tokens)
+
+
+def _load(index_dir: Path, version: Path, expected_model_id: str | None, want_tokens: bool) -> StoredIndex:
     try:
         manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
@@ -114,14 +146,13 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
         checksums = manifest.get("checksums") or {}  # absent in indexes written before checksums existed
         contents = {name: _read_verified(version / name, checksums.get(name), index_dir)
                     for name in CHECKSUMMED if name != "lexicon.json" or (version / name).is_file()}
-        passages, tokens = [], []
-        for line in contents["passages.jsonl"].decode("utf-8").split("\n"):  # not splitlines(): U+2028 is text
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            tokens.append([intern(t) for t in row.pop("tokens")])  # one str per word, not per occurrence: a large index loads in a fraction of the memory
-            passages.append(Passage(**row))
-        vectors = faiss.deserialize_index(np.frombuffer(contents["vectors.faiss"], dtype=np.uint8))
+        bm25 = None
+        if all((version / f).is_file() for f in BM25_FILES):
+            bm25 = _load_bm25({f: _read_verified(version / f, checksums.get(f), index_dir) for f in BM25_FILES})
+        passages, tokens = _parse_passages(contents.pop("passages.jsonl"), want_tokens or bm25 is None)
+        if bm25 is not None and bm25.size != max(1, len(passages)):
+            raise IndexNotReady(f"The index in {index_dir} is inconsistent (BM25 vs passages). {REBUILD_HINT}")
+        vectors = faiss.deserialize_index(np.frombuffer(contents.pop("vectors.faiss"), dtype=np.uint8))
         lexicon = json.loads(contents["lexicon.json"].decode("utf-8")) if "lexicon.json" in contents else {}
         memory, memory_vectors = [], None
         if all((version / f).is_file() for f in MEMORY_FILES):
@@ -150,7 +181,47 @@ def load(index_dir: Path, expected_model_id: str | None = None) -> StoredIndex:
             f"The index in {index_dir} was built with {model_id}, but the configured "
             f"embedding model is {expected_model_id}. {REBUILD_HINT} --rebuild"
         )
-    return StoredIndex(version, manifest, passages, tokens, vectors, lexicon, memory, memory_vectors, renderings)
+    return StoredIndex(version, manifest, passages, tokens, vectors, lexicon, memory, memory_vectors, renderings, bm25)
+
+
+_PASSAGES = None  # pydantic TypeAdapter(list[Passage]), made at first use
+_CHUNK = 512  # passages.jsonl lines parsed per call
+
+
+def _parse_passages(data: bytes, want_tokens: bool) -> tuple[list[Passage], list[list[str]] | None]:
+    """The passages of passages.jsonl, and their tokens when wanted (else None, and they are not even parsed)."""
+    global _PASSAGES
+    if _PASSAGES is None:
+        _PASSAGES = TypeAdapter(list[Passage])
+    lines = [line for line in data.split(b"\n") if line.strip()]  # bytes: no "\n" inside a UTF-8 character
+    if not want_tokens:
+        # write() puts the tokens last. Inside a JSON string every quote is escaped, so this key can only be the
+        # key itself: what precedes it is the passage's own JSON object, less its "}". The tokens (half the text)
+        # are never decoded, and the objects are parsed _CHUNK lines at a time as one JSON array: few calls, and
+        # few parsed rows alive at once (the memory they take is reused). Any other layout: the slow way below.
+        cuts = [line.rfind(_TOKENS_KEY) for line in lines]
+        if all(cut > 0 for cut in cuts) and all(line.endswith(b"]}") for line in lines):
+            passages: list[Passage] = []
+            for i in range(0, len(lines), _CHUNK):
+                text = b"},".join(line[:cut] for line, cut in zip(lines[i:i + _CHUNK], cuts[i:i + _CHUNK]))
+                passages += _PASSAGES.validate_python(json.loads(b"[" + text + b"}]"))
+            return passages, None
+    rows, tokens = [], []
+    for line in lines:
+        row = json.loads(line)
+        # One str per word, not per occurrence: a large index loads in a fraction of the memory.
+        tokens.append([intern(t) for t in row.pop("tokens")])
+        rows.append(row)
+    # One validation call for all rows: the same Passage objects as Passage(**row) each, in a fraction of the time.
+    return _PASSAGES.validate_python(rows), tokens if want_tokens else None
+
+
+def _load_bm25(raw: dict[str, bytes]) -> LexicalIndex:
+    from bot.lexical import LexicalIndex
+
+    with np.load(io.BytesIO(raw["bm25.npz"]), allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in ("data", "indices", "indptr")}
+    return LexicalIndex.from_arrays(arrays, json.loads(raw["bm25.json"].decode("utf-8")))
 
 
 def load_translations(index_dir: Path) -> dict[str, dict[str, str]]:
@@ -208,6 +279,7 @@ def write(
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(flat, str(tmp / "vectors.faiss"))
         _write_json(tmp / "lexicon.json", lexicon)
+        _write_bm25(tmp, tokens)
         if memory:
             (tmp / "memory.jsonl").write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in memory),
                                               encoding="utf-8")
@@ -223,7 +295,8 @@ def write(
             "passages": len(passages),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "versions": _library_versions(),
-            "checksums": {f: _sha256_file(tmp / f) for f in CHECKSUMMED + MEMORY_FILES + (RENDERINGS_FILE,) if (tmp / f).is_file()},
+            "checksums": {f: _sha256_file(tmp / f)
+                          for f in CHECKSUMMED + BM25_FILES + MEMORY_FILES + (RENDERINGS_FILE,) if (tmp / f).is_file()},
         }
         _write_json(tmp / "manifest.json", full_manifest, indent=1)
         _fsync_dir(tmp)
@@ -240,6 +313,16 @@ def write(
         raise
     _remove_old_versions(index_dir, keep={name} | ({previous.name} if previous else set()))
     return index_dir / name
+
+
+def _write_bm25(folder: Path, tokens: list[list[str]]) -> None:
+    """The BM25 index of `tokens`, as load() restores it (bot.lexical.LexicalIndex.to_arrays)."""
+    from bot.lexical import LexicalIndex
+
+    arrays, meta = LexicalIndex(tokens).to_arrays()
+    with (folder / BM25_FILES[0]).open("wb") as fh:
+        np.savez(fh, **arrays)  # uncompressed: np.load reads it without unzipping work
+    _write_json(folder / BM25_FILES[1], meta)
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:

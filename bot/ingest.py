@@ -275,7 +275,8 @@ def ingest(
     document_paths = {d: w.path for d, w in wanted.items()}
     document_paths.update({d: p for d in kept if (p := _source_path(old_docs[d].get("source", ""), root))})
     renderings_sha = _sidecars_sha(document_paths)
-    if reusable and len(unchanged) == len(wanted) and not removed_docs and \
+    # A version written before BM25 was stored with it gets a new version (nothing re-embedded): faster starts.
+    if reusable and len(unchanged) == len(wanted) and not removed_docs and previous.bm25 is not None and \
             previous.manifest.get("memory_sha256", "") == memory_sha and \
             previous.manifest.get("renderings_sha256", "") == renderings_sha and \
             previous.manifest.get("glossary_sha256", "") == glossary_sha:

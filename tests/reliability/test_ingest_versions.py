@@ -179,17 +179,21 @@ def test_the_manifest_records_a_sha256_of_every_index_file(settings, fake):
     ingest(settings, embeddings=fake)
     version = index_store.current_version(settings.index_dir)
     checksums = json.loads((version / "manifest.json").read_text(encoding="utf-8"))["checksums"]
-    assert set(checksums) == {"passages.jsonl", "vectors.faiss", "lexicon.json"}
+    assert set(checksums) == {"passages.jsonl", "vectors.faiss", "lexicon.json", "bm25.npz", "bm25.json"}
     assert all(len(v) == 64 for v in checksums.values())
 
 
-@pytest.mark.parametrize("file", ["vectors.faiss", "passages.jsonl", "lexicon.json"])
+@pytest.mark.parametrize("file", ["vectors.faiss", "passages.jsonl", "lexicon.json", "bm25.npz", "bm25.json"])
 def test_a_flipped_byte_in_an_index_file_is_refused_at_load(settings, fake, file):
     ingest(settings, embeddings=fake)
     path = index_store.current_version(settings.index_dir) / file
     data = bytearray(path.read_bytes())
     if file == "vectors.faiss":
         data[-8] ^= 0x01  # inside the last vector: the file still parses, the number is silently wrong
+    elif file == "bm25.npz":
+        data[len(data) // 2] ^= 0x01
+    elif file == "bm25.json":
+        data[data.index(b"threaten")] = ord("T")  # still valid JSON
     elif file == "passages.jsonl":
         data[data.index(b"threaten")] = ord("T")  # still valid JSON
     else:
