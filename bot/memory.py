@@ -112,7 +112,13 @@ class QuestionMemory:
             for k in keys:
                 self.prior[k] = self.prior.get(k, 0) + 1
         self._words: set[str] | None = None
-        self._entries_of_key: dict[tuple, list[int]] | None = None
+        self._rows_of_key: dict[tuple, list[int]] = {}  # article key -> remembered questions naming it
+        self._rows_of_text: dict[str, list[int]] = {}  # question text -> its rows (a question never supports itself)
+        for i, (entry, keys) in enumerate(zip(entries, self.keys)):
+            self._rows_of_text.setdefault(entry["q"], []).append(i)
+            for k in keys:
+                self._rows_of_key.setdefault(k, []).append(i)
+        self._excluded_rows: list[int] = []
 
     def knows_word(self, word: str) -> bool:
         """Whether people used `word` in a remembered question that the documents answer: an everyday word of
@@ -130,6 +136,7 @@ class QuestionMemory:
         """Leave these questions (their exact text) out of every vote, the prior and the vocabulary (held-out
         evaluation). By text, not id: another file's ids may reuse the memory's."""
         self.excluded = set(questions)
+        self._excluded_rows = [i for q in self.excluded for i in self._rows_of_text.get(q, [])]
         self._words = None
         self.prior = {}
         for entry, keys in zip(self.entries, self.keys):
@@ -143,16 +150,10 @@ class QuestionMemory:
         if not self.entries:
             return 0.0, 0.0
         sims = _cosines(self.vectors, query_vector)
-        if self.excluded or query_text:
-            skip = [i for i, e in enumerate(self.entries) if e["q"] in self.excluded or e["q"] == query_text]
-            sims = sims.copy()
+        skip = self._excluded_rows + self._rows_of_text.get(query_text, [])
+        if skip:
             sims[skip] = -1.0
-        if self._entries_of_key is None:
-            self._entries_of_key = {}
-            for i, keys in enumerate(self.keys):
-                for k in keys:
-                    self._entries_of_key.setdefault(k, []).append(i)
-        rows = [i for k in set(article_keys) for i in self._entries_of_key.get(k, [])]
+        rows = [i for k in set(article_keys) for i in self._rows_of_key.get(k, [])]
         return max(0.0, float(sims.max())), max(0.0, float(sims[rows].max())) if rows else 0.0
 
     def votes(self, query_vector: np.ndarray, query_text: str = "") -> Votes:
