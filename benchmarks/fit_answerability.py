@@ -54,15 +54,15 @@ def main() -> int:
     rows = [r for r in stard if split_of(r["id"]) == "fit"] + [r for p in args.fit for r in load_questions(Path(p))]
 
     vectors, evidence, answerable, hard_declined = [], [], [], []
-    gate, s = assistant.gate, assistant.settings
+    gate = assistant.gate
     for r in rows:
         query = assistant.query(r["q"])
-        hits, vector = assistant.retriever.retrieve_with_vector(query, s.top_k)
+        hits, vector = assistant.retriever.retrieve_with_vector(query, assistant.settings.top_k)
         coverage = gate.coverage(query, hits)
         vectors.append(vector)
         evidence.append(gate.evidence(query, hits, vector, coverage))
         answerable.append(not r.get("unanswerable"))
-        hard_declined.append(not hits or coverage.lexical <= 0 or coverage.dense < s.abstain_min_dense)
+        hard_declined.append(gate.below_floor(hits, coverage))
     x = design_matrix(np.vstack(vectors), evidence)
     y = np.asarray(answerable)
     hard = np.asarray(hard_declined)

@@ -102,12 +102,16 @@ class EvidenceGate:
                         names_en=len(c.unknown_names), quantity=self._asks_unstated_quantity(query, hits),
                         english=english)
 
+    def below_floor(self, hits: Sequence[Hit], c: Coverage) -> bool:
+        """No hits, no lexical match, or a best cosine under abstain_min_dense: declined whoever decides the rest."""
+        return not hits or c.lexical <= 0 or c.dense < self.settings.abstain_min_dense
+
     def covered(self, query: Query, hits: Sequence[Hit], query_vector: np.ndarray | None = None) -> bool:
         if not hits:
             return False
         c = self.coverage(query, hits)
         s = self.settings
-        if c.lexical <= 0 or c.dense < s.abstain_min_dense:
+        if self.below_floor(hits, c):
             return False
         if self.model is not None and query_vector is not None:
             return self.model.answers(query_vector, self.evidence(query, hits, query_vector, c))
