@@ -94,6 +94,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"documents": [d.__dict__ for d in report.documents], "passages": report.passages,
                           "embedded": report.embedded, "seconds": round(report.seconds, 3),
+                          "embed_seconds": round(report.embed_seconds, 3),
                           "removed": report.removed_documents, "up_to_date": report.up_to_date,
                           "warnings": report.warnings}, ensure_ascii=False))
     else:
