@@ -7,8 +7,16 @@ DIR: an index of docs/ as shipped (statutes + question memory). Rows: STARD's `f
 `holdout` questions are left out of the memory, and each question out of its own support), and every row of
 the --fit files (answerable and unanswerable borrowers' questions written for fitting; no evaluation set is
 read). Inputs: the question's embedding and the gate's signals (bot.answerability.SCALARS), standardised.
-The regularisation strength is chosen by 5-fold cross-validation (log loss); the threshold is the highest
-P(answerable) cut at which the out-of-fold false abstentions on answerable rows stay at or below --max-false
+
+Script and language must not predict the answer: the fit data has more unanswerable rows in Traditional
+Chinese and English than in Simplified (STARD is Simplified and all answerable), and a model fitted on it as is
+learned to doubt Traditional questions (還不起錢可以分期嗎 declined, 还不起钱可以分期吗 answered). So every
+Chinese row also enters in the other script (OpenCC; same label, same fold), and rows are weighted so each
+(language, answerable) cell carries the same total weight.
+
+The regularisation strength is chosen by 5-fold cross-validation grouped by source row (log loss); the threshold
+is the highest P(answerable) cut at which the out-of-fold false abstentions on answerable rows (weighted by
+language) stay at or below --max-false
 (the gate's hard rules, no lexical match or a cosine below abstain_min_dense, decline on top of it and are
 counted in the report). Prints the out-of-fold figures; the evaluation sets measure the rest (README).
 """
@@ -42,7 +50,9 @@ def main() -> int:
     if not args.fit:
         args.fit = [str(ROOT / "benchmarks" / "fit_questions" / "answerability_fit.jsonl")]
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from bot.language import detect, to_simplified, to_traditional
 
     started = time.perf_counter()
     assistant = Assistant.load(get_settings(index_dir=Path(args.index), learned_gate=False))
@@ -53,30 +63,46 @@ def main() -> int:
     assistant.exclude_from_memory(r["q"] for r in stard if split_of(r["id"]) != "fit")
     rows = [r for r in stard if split_of(r["id"]) == "fit"] + [r for p in args.fit for r in load_questions(Path(p))]
 
-    vectors, evidence, answerable, hard_declined = [], [], [], []
+    # Each Chinese row in both scripts; `groups` keeps a row and its twin in one fold.
+    texts, groups = [], []
+    for i, r in enumerate(rows):
+        texts.append((r["q"], not r.get("unanswerable")))
+        groups.append(i)
+        if detect(r["q"]) != "en":
+            twin = to_traditional(r["q"]) if detect(r["q"]) == "zh-Hans" else to_simplified(r["q"])
+            if twin != r["q"]:
+                texts.append((twin, not r.get("unanswerable")))
+                groups.append(i)
+    vectors, evidence, answerable, hard_declined, languages = [], [], [], [], []
     gate = assistant.gate
-    for r in rows:
-        query = assistant.query(r["q"])
+    for text, is_answerable in texts:
+        query = assistant.query(text)
+        languages.append(query.language)
         hits, vector = assistant.retriever.retrieve_with_vector(query, assistant.settings.top_k)
         coverage = gate.coverage(query, hits)
         vectors.append(vector)
         evidence.append(gate.evidence(query, hits, vector, coverage))
-        answerable.append(not r.get("unanswerable"))
+        answerable.append(is_answerable)
         hard_declined.append(gate.below_floor(hits, coverage))
     x = design_matrix(np.vstack(vectors), evidence)
     y = np.asarray(answerable)
     hard = np.asarray(hard_declined)
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / std
+    # Equal total weight per (language, answerable) cell, mean weight 1.
+    cells = list(zip(languages, answerable))
+    counts = {cell: cells.count(cell) for cell in set(cells)}
+    weight = np.asarray([1.0 / counts[cell] for cell in cells])
+    weight *= len(weight) / weight.sum()
 
-    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(z, y))
+    folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(z, y, groups))
     best = None
     for c in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0):
         oof = np.zeros(len(y))
         for train, test in folds:
-            model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(z[train], y[train])
+            model = LogisticRegression(C=c, max_iter=5000).fit(z[train], y[train], sample_weight=weight[train])
             oof[test] = model.predict_proba(z[test])[:, 1]
-        loss = -np.mean(np.where(y, np.log(oof + 1e-9), np.log(1 - oof + 1e-9)))
+        loss = -np.average(np.where(y, np.log(oof + 1e-9), np.log(1 - oof + 1e-9)), weights=weight)
         print(f"C={c}: out-of-fold log loss {loss:.3f}", file=sys.stderr)
         if best is None or loss < best[0]:
             best = (loss, c, oof)
@@ -84,11 +110,12 @@ def main() -> int:
     # The highest cut whose out-of-fold false abstentions (model or hard rule) stay within --max-false.
     threshold = 0.0
     for t in np.unique(oof):
-        false = np.mean(((oof < t) | hard)[y])
+        false = np.average(((oof < t) | hard)[y], weights=weight[y])
         if false <= args.max_false:
             threshold = float(t)
     declined = (oof < threshold) | hard
-    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(z, y)
+    lg = np.asarray(languages)
+    model = LogisticRegression(C=c, max_iter=5000).fit(z, y, sample_weight=weight)
     weights = model.coef_[0] / std
     bias = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / std))
     dim = len(vectors[0])
@@ -97,6 +124,9 @@ def main() -> int:
         "threshold": round(threshold, 4),
         "out_of_fold_false_abstentions": round(float(np.mean(declined[y])), 3),
         "out_of_fold_declined_unanswerable": round(float(np.mean(declined[~y])), 3),
+        "by_language": {lang: {"false_abstentions": round(float(np.mean(declined[y & (lg == lang)])), 3),
+                               "declined_unanswerable": round(float(np.mean(declined[~y & (lg == lang)])), 3)}
+                        for lang in sorted(set(languages))},
         "hard_rule_declines": {"answerable": int(hard[y].sum()), "unanswerable": int(hard[~y].sum())},
     }
     out = {
@@ -107,8 +137,9 @@ def main() -> int:
         "bias": round(bias, 6),
         "threshold": round(threshold, 6),
         "fitted_on": f"{Path(args.questions).name} split fit + " + " + ".join(Path(p).name for p in args.fit)
-                     + f" ({len(y)} rows, {int(y.sum())} answerable); logistic regression C={c} (5-fold CV),"
-                     f" class_weight=balanced; threshold: out-of-fold false abstentions <= {args.max_false}",
+                     + f" with every Chinese row in both scripts ({len(y)} rows, {int(y.sum())} answerable); logistic"
+                     f" regression C={c} (5-fold CV grouped by source row), equal weight per (language, answerable);"
+                     f" threshold: out-of-fold false abstentions <= {args.max_false}",
         "out_of_fold": report,
     }
     Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -30,19 +30,18 @@ sys.path.insert(0, str(ROOT))
 
 
 def sample_texts(docs: Path, sample: int) -> list[str]:
+    """A uniform sample of all the corpus' passages (not the passages of the first few files of a shuffled list,
+    as before: a few files hold one kind of text, and text length sets the model's rate)."""
     from bot.ingest import _embedding_text, doc_id_for, passages_of, source_for
     from bot.readers import discover, read_text
     from bot.settings import Settings
 
     settings = Settings(docs_dir=docs)
     files, _ = discover([docs])
-    random.Random(0).shuffle(files)
     texts: list[str] = []
     for path in files:
         passages, _, _ = passages_of(doc_id_for(path, docs), read_text(path), source_for(path, docs))
         texts += [_embedding_text(p, settings) for p in passages]
-        if len(texts) >= sample * 3:
-            break
     return random.Random(1).sample(texts, min(sample, len(texts)))
 
 

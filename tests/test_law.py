@@ -126,6 +126,19 @@ def test_the_learned_gate_declines_what_the_collection_does_not_answer(law_assis
     assert law_assistant.ask(question).abstained
 
 
+# The script a question is typed in says nothing about whether the documents answer it. The first fit of the
+# model learned otherwise from its data (more of its unanswerable rows were Traditional) and declined
+# 還不起錢可以分期嗎 while it answered 还不起钱可以分期吗.
+@pytest.mark.parametrize("question", [
+    "还不起钱可以分期吗",
+    "催收天天打电话骚扰我家里人，这样合法吗",
+    "网贷平台把我的通讯录泄露给别人了，我可以起诉吗",
+])
+def test_the_learned_gate_answers_a_question_alike_in_either_script(law_assistant, question):
+    assert not law_assistant.ask(question).abstained
+    assert not law_assistant.ask(to_traditional(question)).abstained
+
+
 def test_the_learned_gate_stands_aside_where_it_does_not_apply(law_assistant):
     """Switched off by setting, on an index without a memory in use, or for another embedding model: the rules
     decide (the model describes the shipped collection as one embedding model sees it)."""
