@@ -46,6 +46,8 @@ def main() -> int:
     ap.add_argument("--fit", action="append", default=[], help="fit-only question files (all rows)")
     ap.add_argument("--max-false", type=float, default=0.02, help="out-of-fold false-abstention share allowed")
     ap.add_argument("--out", default=str(MODEL_PATH))
+    ap.add_argument("--weights", choices=("cells", "balanced"), default="cells",
+                    help="equal weight per (language, answerable) cell, or per answerable class only")
     args = ap.parse_args()
     if not args.fit:
         args.fit = [str(ROOT / "benchmarks" / "fit_questions" / "answerability_fit.jsonl")]
@@ -92,7 +94,8 @@ def main() -> int:
     # Equal total weight per (language, answerable) cell, mean weight 1.
     cells = list(zip(languages, answerable))
     counts = {cell: cells.count(cell) for cell in set(cells)}
-    weight = np.asarray([1.0 / counts[cell] for cell in cells])
+    weight = np.asarray([1.0 / (counts[cell] if args.weights == "cells" else
+                                sum(n for (_, a), n in counts.items() if a == cell[1])) for cell in cells])
     weight *= len(weight) / weight.sum()
 
     folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(z, y, groups))
