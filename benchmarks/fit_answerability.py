@@ -23,6 +23,7 @@ counted in the report). Prints the out-of-fold figures; the evaluation sets meas
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import sys
 import time
@@ -70,8 +71,9 @@ def main() -> int:
     for i, r in enumerate(rows):
         texts.append((r["q"], not r.get("unanswerable")))
         groups.append(i)
-        if detect(r["q"]) != "en":
-            twin = to_traditional(r["q"]) if detect(r["q"]) == "zh-Hans" else to_simplified(r["q"])
+        language = detect(r["q"])
+        if language != "en":
+            twin = to_traditional(r["q"]) if language == "zh-Hans" else to_simplified(r["q"])
             if twin != r["q"]:
                 texts.append((twin, not r.get("unanswerable")))
                 groups.append(i)
@@ -91,11 +93,10 @@ def main() -> int:
     hard = np.asarray(hard_declined)
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / std
-    # Equal total weight per (language, answerable) cell, mean weight 1.
-    cells = list(zip(languages, answerable))
-    counts = {cell: cells.count(cell) for cell in set(cells)}
-    weight = np.asarray([1.0 / (counts[cell] if args.weights == "cells" else
-                                sum(n for (_, a), n in counts.items() if a == cell[1])) for cell in cells])
+    # Equal total weight per (language, answerable) cell, or per answerable class; mean weight 1.
+    strata = list(zip(languages, answerable)) if args.weights == "cells" else answerable
+    counts = Counter(strata)
+    weight = np.asarray([1.0 / counts[s] for s in strata])
     weight *= len(weight) / weight.sum()
 
     folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(z, y, groups))
@@ -141,7 +142,8 @@ def main() -> int:
         "threshold": round(threshold, 6),
         "fitted_on": f"{Path(args.questions).name} split fit + " + " + ".join(Path(p).name for p in args.fit)
                      + f" with every Chinese row in both scripts ({len(y)} rows, {int(y.sum())} answerable); logistic"
-                     f" regression C={c} (5-fold CV grouped by source row), equal weight per (language, answerable);"
+                     f" regression C={c} (5-fold CV grouped by source row), equal weight per"
+                     f" {'(language, answerable)' if args.weights == 'cells' else 'answerable class'};"
                      f" threshold: out-of-fold false abstentions <= {args.max_false}",
         "out_of_fold": report,
     }

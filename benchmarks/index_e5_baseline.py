@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.baselines import E5_NAME, corpus_units  # noqa: E402
-from bot.evaluate import legal_metrics, legal_ranks, load_questions, split_of  # noqa: E402
+from bot.evaluate import legal_metrics, legal_ranks, load_questions  # noqa: E402
 
 
 class IndexVectorsBaseline:
@@ -51,11 +51,11 @@ class IndexVectorsBaseline:
 
     def rank_many(self, questions: list[str], k: int) -> list[list[int]]:
         out = []
+        mapped = self.unit_of_row >= 0
         for q in questions:
             scores = self.matrix @ self.model.embed_query_array(q)
             best = np.full(len(self.units), -np.inf, dtype=np.float32)
-            ok = self.unit_of_row >= 0
-            np.maximum.at(best, self.unit_of_row[ok], scores[ok])
+            np.maximum.at(best, self.unit_of_row[mapped], scores[mapped])
             top = np.argsort(-best)[:k]
             out.append([int(i) for i in top if np.isfinite(best[i])])
         return out
@@ -68,8 +68,7 @@ def main() -> int:
     ap.add_argument("--docs", type=Path, required=True)
     ap.add_argument("--split", choices=("all", "fit", "holdout"), default="all")
     args = ap.parse_args()
-    rows = [r for r in load_questions(Path(args.file))
-            if not r.get("unanswerable") and "gold_articles" in r and (args.split == "all" or split_of(r["id"]) == args.split)]
+    rows = [r for r in load_questions(Path(args.file), args.split) if not r.get("unanswerable") and "gold_articles" in r]
     baseline = IndexVectorsBaseline(args.index, args.docs)
     ranks, group_ranks = [], []
     for row, order in zip(rows, baseline.rank_many([r["q"] for r in rows], 100)):

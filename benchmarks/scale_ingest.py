@@ -45,11 +45,7 @@ def sample_texts(docs: Path, sample: int) -> list[str]:
     return random.Random(1).sample(texts, min(sample, len(texts)))
 
 
-def model_rate(texts: list[str], batch: int) -> float:
-    from bot.embeddings import load_embeddings
-    from bot.settings import Settings
-
-    model = load_embeddings(Settings())
+def model_rate(model, texts: list[str], batch: int) -> float:
     model.embed_passages_array(texts[:batch])  # warm-up
     started = time.perf_counter()
     for i in range(0, len(texts), batch):
@@ -91,11 +87,13 @@ def main() -> int:
     parser.add_argument("--kill-after", type=float)
     parser.add_argument("--log", type=Path, default=Path("/tmp/scale_ingest.log"))
     args = parser.parse_args()
+    from bot.embeddings import load_embeddings
     from bot.settings import Settings
 
     batch = Settings().embed_batch_size
     texts = sample_texts(args.docs, args.sample)
-    report: dict = {"docs": str(args.docs), "model_passages_per_s_before": round(model_rate(texts, batch), 2)}
+    model = load_embeddings(Settings())
+    report: dict = {"docs": str(args.docs), "model_passages_per_s_before": round(model_rate(model, texts, batch), 2)}
     print(f"model alone: {report['model_passages_per_s_before']} passages/s", file=sys.stderr)
     runs = []
     with args.log.open("ab") as log:
@@ -103,17 +101,18 @@ def main() -> int:
             runs.append(run_ingest(args.docs, args.index, args.kill_after, log))
         runs.append(run_ingest(args.docs, args.index, None, log))
     report["runs"] = runs
-    report["model_passages_per_s_after"] = round(model_rate(texts, batch), 2)
+    report["model_passages_per_s_after"] = round(model_rate(model, texts, batch), 2)
     report["model_passages_per_s"] = max(report["model_passages_per_s_before"], report["model_passages_per_s_after"])
     summary = runs[-1].get("summary")
     if summary and summary.get("embedded") and summary.get("embed_seconds"):
         report["ingest_embedded"] = summary["embedded"]
         report["ingest_in_model_passages_per_s"] = round(summary["embedded"] / summary["embed_seconds"], 2)
         report["ratio_in_run"] = round(summary["embed_seconds"] / runs[-1]["seconds"], 3)
-    manifest = json.loads((args.index / (args.index / "CURRENT").read_text().strip() / "manifest.json").read_text())
+    version = args.index / (args.index / "CURRENT").read_text().strip()
+    manifest = json.loads((version / "manifest.json").read_text())
     report["passages"] = manifest["passages"]
     report["documents"] = len(manifest["documents"])
-    report["index_mb"] = round(sum(f.stat().st_size for f in (args.index / (args.index / "CURRENT").read_text().strip()).iterdir()) / 2**20, 1)
+    report["index_mb"] = round(sum(f.stat().st_size for f in version.iterdir()) / 2**20, 1)
     last = runs[-1]
     if not args.kill_after:
         report["passages_per_s"] = round(report["passages"] / last["seconds"], 2)
