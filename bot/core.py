@@ -33,7 +33,7 @@ from bot.language import detect
 from bot.memory import QuestionMemory
 from bot.prompts import Strings
 from bot.query import Query
-from bot.rerank import LinearReranker
+from bot import rerank
 from bot.retrieve import HybridRetriever
 from bot.rewrite import SimpleQueryRewriter
 from bot.settings import Settings
@@ -71,7 +71,7 @@ class Assistant:
             memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of)
         self.memory = memory
         self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings, memory,
-                                         LinearReranker.load() if memory else None)
+                                         rerank.load() if memory and not settings.fit_reranker else None)
         self.extractive = ExtractiveAnswerer(self.corpus.idf, self.strings, max_sentences=settings.answer_max_sentences,
                                              renderings=renderings)
         self.gate = EvidenceGate(self.corpus, settings, memory,

@@ -24,7 +24,7 @@ from bot.language import normalize_for_match
 from bot.lexical import tokenize
 from bot.memory import QuestionMemory
 from bot.query import Query
-from bot.rerank import UNRANKED, LinearReranker, feature_matrix
+from bot.rerank import UNRANKED, Reranker, feature_matrix
 from bot.settings import Settings
 from bot.types import Hit, Passage
 from bot.vectorstore import CandidateStore, open_store
@@ -35,7 +35,7 @@ class HybridRetriever:
     candidates and their BM25 scores, the Corpus supplies the question's expansion."""
 
     def __init__(self, stored: StoredIndex, corpus: Corpus, embeddings: EmbeddingBackend, settings: Settings,
-                 memory: QuestionMemory | None = None, reranker: LinearReranker | None = None,
+                 memory: QuestionMemory | None = None, reranker: Reranker | None = None,
                  store: CandidateStore | None = None) -> None:
         self.passages = stored.passages
         # Who proposes candidates (bot/vectorstore.py): the local FAISS index + BM25, or Milvus (settings.vector_store).

@@ -1,0 +1,98 @@
+"""The learned reranker: features that describe a candidate among the others, and trees scored in numpy exactly
+as scikit-learn fitted them."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bot import rerank
+from bot.memory import Votes
+from bot.types import Passage
+
+NO_VOTES = Votes(article={}, article_max={}, law={}, chapter={}, prior={})
+
+
+def article(no: int, section: str, text: str = "条文", law: str = "中华人民共和国民法典") -> Passage:
+    label = f"第{no}条"
+    return Passage(id=f"law:{no}", doc_id="law", title=law, section=section, text=text, start=0, end=len(text),
+                   source="law.md", kind="article", law=law, law_key=law, article=label, article_no=no)
+
+
+def column(name: str) -> int:
+    return rerank.FEATURES.index(name)
+
+
+def test_group_features_say_how_strongly_the_question_points_at_a_chapter():
+    passages = [article(1, "第一章", "甲" * 10), article(2, "第一章"), article(3, "第二章", "乙" * 100)]
+    dense = np.array([0.9, 0.5, 0.7], dtype=np.float32)
+    f = rerank.feature_matrix(passages, np.arange(3), dense, np.zeros(3), np.arange(3, dtype=np.float32), NO_VOTES)
+    # Both articles of chapter one share the chapter's best cosine (the best of all: 0); chapter two is 0.2 behind.
+    assert f[:, column("chapter_best")] == pytest.approx([0.0, 0.0, -0.2])
+    assert f[:, column("chapter_count")] == pytest.approx(np.log1p([2, 2, 1]))
+    assert f[:, column("law_best")] == pytest.approx([0.0, 0.0, 0.0])  # one law
+    assert f[:, column("law_count")] == pytest.approx(np.log1p([3, 3, 3]))
+    z = f[:, column("dense_z")]
+    assert z[0] > z[2] > z[1] and abs(z.mean()) < 1e-5
+    assert f[2, column("length")] > f[0, column("length")]
+
+
+def test_a_passage_of_an_article_document_groups_by_its_document():
+    text = Passage(id="001:0", doc_id="001", title="催收", section="上門催收", text="上门催收", start=0, end=4,
+                   source="001.txt")
+    passages = [article(1, "第一章"), text]
+    f = rerank.feature_matrix(passages, np.arange(2), np.array([0.8, 0.6], dtype=np.float32), np.zeros(2),
+                              np.arange(2, dtype=np.float32), NO_VOTES)
+    assert f[:, column("law_best")] == pytest.approx([0.0, -0.2])
+    assert f[1, column("vote")] == 0.0
+
+
+def test_numpy_trees_score_exactly_what_scikit_learn_fitted(tmp_path):
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, len(rerank.FEATURES))).astype(np.float32)
+    y = x[:, 0] + x[:, 3] * x[:, 5] + rng.normal(size=2000) > 1
+    model = ensemble.HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, random_state=0).fit(x, y)
+    path = tmp_path / "reranker.json"
+    path.write_text(json.dumps(rerank.export_trees(model, "synthetic")), encoding="utf-8")
+    trees = rerank.load(path)
+    assert isinstance(trees, rerank.TreeReranker) and trees.fitted_on == "synthetic"
+    assert np.abs(trees.scores(x) - model.decision_function(x)).max() < 1e-5
+    assert trees.scores(np.zeros((0, len(rerank.FEATURES)), dtype=np.float32)).shape == (0,)
+
+
+def test_a_linear_model_still_loads(tmp_path):
+    path = tmp_path / "reranker.json"
+    weights = [0.0] * len(rerank.FEATURES)
+    weights[0] = 2.0
+    path.write_text(json.dumps({"features": list(rerank.FEATURES), "kind": "linear", "weights": weights, "bias": -1}))
+    linear = rerank.load(path)
+    assert linear.scores(np.eye(len(rerank.FEATURES), dtype=np.float32))[0] == pytest.approx(1.0)
+
+
+def test_a_model_fitted_for_other_features_is_refused_with_the_way_out(tmp_path):
+    path = tmp_path / "reranker.json"
+    path.write_text(json.dumps({"features": ["dense"], "weights": [1.0], "bias": 0.0}))
+    with pytest.raises(ValueError, match="fit_reranker"):
+        rerank.load(path)
+
+
+def test_the_shipped_model_sums_a_linear_model_and_trees_fitted_on_the_fit_split():
+    shipped = rerank.load()
+    assert isinstance(shipped, rerank.SumReranker)
+    assert [type(p) for p in shipped.parts] == [rerank.LinearReranker, rerank.TreeReranker]
+    assert "split fit" in shipped.fitted_on  # fitted on STARD's fit split, never its holdout
+    features = np.random.default_rng(1).normal(size=(50, len(rerank.FEATURES))).astype(np.float32)
+    assert shipped.scores(features) == pytest.approx(sum(p.scores(features) for p in shipped.parts), abs=1e-4)
+
+
+def test_more_evidence_never_lowers_the_trees_score():
+    """The trees are fitted monotone in the evidence features: raising the cosine or the votes of a candidate,
+    all else equal, cannot lower its score (a fit-data pattern cannot invert evidence on a new question)."""
+    trees = rerank.load().parts[1]
+    base = np.random.default_rng(2).normal(size=(200, len(rerank.FEATURES))).astype(np.float32)
+    for name in ("dense", "vote", "chapter_best", "dense_z"):
+        raised = base.copy()
+        raised[:, column(name)] += 0.5
+        assert np.all(trees.scores(raised) >= trees.scores(base) - 1e-6), name
