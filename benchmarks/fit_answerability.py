@@ -87,7 +87,7 @@ def main() -> int:
         vectors.append(vector)
         evidence.append(gate.evidence(query, hits, vector, coverage))
         answerable.append(is_answerable)
-        hard_declined.append(gate.below_floor(hits, coverage))
+        hard_declined.append(gate.below_floor(hits, coverage, with_model=True))  # the rules that stay hard
     x = design_matrix(np.vstack(vectors), evidence)
     y = np.asarray(answerable)
     hard = np.asarray(hard_declined)

@@ -15,7 +15,10 @@ what the question is about: a logistic regression over
     unknown_en   share of an English question's content words the lexicon cannot map;
     names_en     names and acronyms of an English question the lexicon cannot map, counted;
     quantity     1 when the question asks for a number that none of the first hits states;
-    english      1 for an English question.
+    english      1 for an English question;
+    lexical      1 when a hit shares a word with the question (BM25 > 0). A colloquial question can share none
+                 with the statutes that answer it ("P了我的照片配上老赖" against 侵害名誉权), so this is
+                 evidence to weigh, not the hard rule it is without the model.
 
 Weights (bot/data/answerability.json) are fitted by benchmarks/fit_answerability.py on fit data only (STARD's
 fit split, benchmarks/fit_questions/), never on the evaluation sets, with the decision threshold set there by
@@ -31,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "answerability.json"
-SCALARS = ("dense", "mem_top", "mem_hit", "top_score", "unknown_zh", "unknown_en", "names_en", "quantity", "english")
+SCALARS = ("dense", "mem_top", "mem_hit", "top_score", "unknown_zh", "unknown_en", "names_en", "quantity", "english",
+           "lexical")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Evidence:
     names_en: int
     quantity: bool
     english: bool
+    lexical: bool
 
     def scalars(self) -> np.ndarray:
         return np.asarray([float(getattr(self, name)) for name in SCALARS], dtype=np.float32)

@@ -100,11 +100,14 @@ class EvidenceGate:
         return Evidence(dense=c.dense, mem_top=mem_top, mem_hit=mem_hit, top_score=hits[0].score if hits else 0.0,
                         unknown_zh=0 if english else len(c.unknown), unknown_en=c.unknown_share if english else 0.0,
                         names_en=len(c.unknown_names), quantity=self._asks_unstated_quantity(query, hits),
-                        english=english)
+                        english=english, lexical=c.lexical > 0)
 
-    def below_floor(self, hits: Sequence[Hit], c: Coverage) -> bool:
-        """No hits, no lexical match, or a best cosine under abstain_min_dense: declined whoever decides the rest."""
-        return not hits or c.lexical <= 0 or c.dense < self.settings.abstain_min_dense
+    def below_floor(self, hits: Sequence[Hit], c: Coverage, *, with_model: bool | None = None) -> bool:
+        """No hits, or a best cosine under abstain_min_dense: declined whoever decides the rest. No lexical match
+        either, unless the learned model decides (`with_model`, by default: whether this gate has one): for it
+        that is one feature among others (bot.answerability)."""
+        with_model = self.model is not None if with_model is None else with_model
+        return not hits or c.dense < self.settings.abstain_min_dense or (not with_model and c.lexical <= 0)
 
     def covered(self, query: Query, hits: Sequence[Hit], query_vector: np.ndarray | None = None) -> bool:
         if not hits:
