@@ -17,8 +17,6 @@ Features of a candidate passage (one row of the matrix, in FEATURES order):
     law_best       best cosine among the candidates of the passage's law (its document, for other passages),
                    minus the best cosine of all candidates: how strongly the question points at that law
     chapter_best   the same for the passage's chapter (heading path)
-    law_count      log(1 + candidates from the same law or document)
-    chapter_count  log(1 + candidates from the same chapter)
     dense_z        the cosine as a z-score among the candidates (how far it stands out, whatever the question)
     length         log(1 + characters of the passage): long articles match many words without being about them
 
@@ -39,7 +37,7 @@ from bot.types import Passage
 
 RERANKER_PATH = Path(__file__).resolve().parent / "data" / "reranker.json"
 FEATURES = ("dense", "bm25", "rank", "vote", "vote_max", "prior", "retrieved", "law_vote", "chapter_vote",
-            "law_best", "chapter_best", "law_count", "chapter_count", "dense_z", "length")
+            "law_best", "chapter_best", "dense_z", "length")
 UNRANKED = 150  # the rank given to a passage that only the memory proposed
 
 
@@ -63,20 +61,18 @@ def feature_matrix(passages: list[Passage], rows: np.ndarray, dense: np.ndarray,
             out[i, 7] = votes.law.get(p.law_key, 0.0)
             out[i, 8] = votes.chapter.get((p.law_key, p.section), 0.0)
         out[i, 6] = float(ranks[i] < UNRANKED)
-        out[i, 14] = np.log1p(len(p.text))
+        out[i, 12] = np.log1p(len(p.text))
         law_of.append(p.law_key or p.doc_id)
         chapter_of.append((law_of[-1], p.section))
     if n:
         dense = np.asarray(dense, dtype=np.float32)
-        for group, best_col, count_col in ((law_of, 9, 11), (chapter_of, 10, 12)):
+        for group, column in ((law_of, 9), (chapter_of, 10)):
             ids: dict = {}
             inverse = np.fromiter((ids.setdefault(g, len(ids)) for g in group), dtype=np.int64, count=n)
-            counts = np.bincount(inverse)
-            best = np.full(len(counts), -np.inf, dtype=np.float32)
+            best = np.full(len(ids), -np.inf, dtype=np.float32)
             np.maximum.at(best, inverse, dense)
-            out[:, best_col] = best[inverse] - dense.max()
-            out[:, count_col] = np.log1p(counts[inverse])
-        out[:, 13] = (dense - dense.mean()) / (dense.std() + 1e-6)
+            out[:, column] = best[inverse] - dense.max()
+        out[:, 11] = (dense - dense.mean()) / (dense.std() + 1e-6)
     return out
 
 
