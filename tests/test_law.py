@@ -278,3 +278,40 @@ def test_a_borrowers_colloquial_english_question_is_answered_from_the_articles_p
     assert "个人信息保护法" in top_law or "人格权" in top_law
     laws = [h.passage.law for h in law_assistant.search(question, 5)]
     assert any("个人信息保护法" in law or "民法典" in law for law in laws)
+
+
+def test_the_reranker_fit_script_writes_a_model_the_assistant_loads(law_assistant, tmp_path, capsys, monkeypatch):
+    """benchmarks/fit_reranker.py, end to end on the fixture index: STARD-format questions of the fit split and
+    borrowers' questions naming articles in, a summed linear + trees model out, with its 5-fold figures."""
+    import importlib.util
+    import json
+    import sys
+
+    from bot import rerank
+    from bot.evaluate import split_of
+    from bot.settings import ROOT
+
+    snippets = {"隐私": "自然人享有隐私权", "个人信息": "自然人的个人信息受法律保护", "偷拍": "除法律另有规定或者权利人明确同意外"}
+    stems = ["催收把我的欠款告诉了同事，侵犯隐私吗", "网贷平台泄露我的个人信息怎么办", "有人在我家门口偷拍我", "别人公开了我的私密信息",
+             "我的电话号码被卖了", "有人偷看我的聊天记录", "平台把我的身份证号给了别人", "邻居装摄像头对着我家窗户"]
+    keys = list(snippets.values())
+    ids = [f"T{i}" for i in range(200) if split_of(f"T{i}") == "fit"][:len(stems)]
+    stard = tmp_path / "stard.jsonl"
+    stard.write_text("".join(json.dumps({"id": qid, "q": q, "gold": [["", keys[i % 3]]], "gold_articles": [[keys[i % 3]]]},
+                                        ensure_ascii=False) + "\n" for i, (qid, q) in enumerate(zip(ids, stems))), encoding="utf-8")
+    borrowers = tmp_path / "borrowers.jsonl"
+    borrowers.write_text("".join(json.dumps({"id": f"F{i}", "lang": "en", "q": q, "articles": ["中华人民共和国民法典第一千零三十三条"]})
+                                 + "\n" for i, q in enumerate(["can they film me at home?", "someone keeps peeking at my texts",
+                                                               "a collector took photos of my bedroom", "they snooped in my email",
+                                                               "my ex spies on my private chats"])), encoding="utf-8")
+    out = tmp_path / "reranker.json"
+    spec = importlib.util.spec_from_file_location("fit_reranker", ROOT / "benchmarks" / "fit_reranker.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "fit_reranker", script)  # its dataclass resolves names through sys.modules
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(sys, "argv", ["fit_reranker.py", "--index", str(law_assistant.settings.index_dir),
+                                      "--questions", str(stard), "--borrowers", str(borrowers), "--out", str(out)])
+    assert script.main() == 0
+    model = rerank.load(out)
+    assert isinstance(model, rerank.SumReranker) and "split fit" in model.fitted_on
+    assert "sum, 5-fold" in capsys.readouterr().err  # the figures the choice of model kind rests on
