@@ -1,4 +1,5 @@
-"""A learned ranker over retrieval and question-memory features: gradient-boosted trees or a linear model.
+"""A learned ranker over retrieval and question-memory features: a linear model and gradient-boosted trees,
+their logits summed (any of the three kinds loads: "linear", "trees", "sum").
 
 Hybrid retrieval proposes candidates; the reranker scores each from a few features. Its model is fitted on real
 questions (benchmarks/fit_reranker.py writes bot/data/reranker.json, and says on which split it was fitted).
