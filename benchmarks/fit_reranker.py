@@ -19,8 +19,8 @@ Each question weighs the same, however many candidates it has. The trees are mon
 says "more relevant" (cosine, BM25, votes, ...), so a pattern of the fit data cannot turn more evidence into a
 lower score on a new question.
 
-Before writing the model it prints each kind's 5-fold figures (folds by question) per source. scikit-learn is used here only; the assistant scores
-with numpy (bot.rerank).
+Before writing the model it prints each kind's 5-fold figures (folds by question) per source. scikit-learn is
+used here only; the assistant scores with numpy (bot.rerank).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.core import Assistant  # noqa: E402
-from bot.evaluate import load_questions, relevant, split_of  # noqa: E402
+from bot.evaluate import load_questions, mrr_at, relevant, split_of, success_at  # noqa: E402
 from bot.language import normalize_for_match  # noqa: E402
 from bot.memory import resolve  # noqa: E402
 from bot.rerank import FEATURES, RERANKER_PATH, export_trees, from_dict  # noqa: E402
@@ -86,10 +86,14 @@ def main() -> int:
     if args.borrowers:
         borrowers = [r for r in load_questions(Path(args.borrowers)) if not r.get("unanswerable")]
         named = {r["id"]: {tuple(k) for k in r["articles"]} for r in resolve([r for r in borrowers if r.get("articles")], passages)}
-        sources["borrowers"] = [
-            (r, (lambda row, cands: [p.article_key in named[row["id"]] for p in cands]) if r["id"] in named
-             else (lambda row, cands: [relevant(p.doc_id, p.text, row["gold"]) for p in cands]))
-            for r in borrowers if r["id"] in named or r.get("gold")]
+
+        def borrower_labels(row: dict, candidates: list) -> list[bool]:
+            """One of the articles the question names, or (questions the five articles answer) the gold snippet."""
+            if row["id"] in named:
+                return [p.article_key in named[row["id"]] for p in candidates]
+            return [relevant(p.doc_id, p.text, row["gold"]) for p in candidates]
+
+        sources["borrowers"] = [(r, borrower_labels) for r in borrowers if r["id"] in named or r.get("gold")]
 
     xs, ys, keys, source_of = [], [], [], []
     for source, rows in sources.items():
@@ -114,11 +118,7 @@ def main() -> int:
                  + {"linear": LINEAR, "trees": TREES_TEXT, "sum": f"sum of {LINEAR} and {TREES_TEXT}"}[args.model]
                  .format(C=args.C, bw=args.borrower_weight))
     out = as_dict(args.model, fit(args.model, args.C, data), fitted_on)
-    # One line per tree: the file stays readable and diffs stay small.
-    text = json.dumps(out, ensure_ascii=False, indent=1)
-    text = re.sub(r'\{\n\s+"feature": .*?\n\s+\]\n\s+\}', lambda m: json.dumps(json.loads(m[0])), text, flags=re.S)
-    text = re.sub(r'"weights": \[[^\]]*\]', lambda m: m[0].replace("\n", "").replace("  ", ""), text)
-    Path(args.out).write_text(text + "\n", encoding="utf-8")
+    Path(args.out).write_text(as_text(out), encoding="utf-8")
     print(fitted_on)
     print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0
@@ -170,27 +170,33 @@ def as_dict(kind: str, model, fitted_on: str) -> dict:
     return export_trees(model, fitted_on)
 
 
+def as_text(model: dict) -> str:
+    """The JSON text of reranker.json: indented, but each tree and each flat list of numbers or names on one
+    line, so the file stays readable and a refit's diff stays small."""
+    text = json.dumps(model, ensure_ascii=False, indent=1)
+    text = re.sub(r'\{\n\s+"feature": .*?\n\s+\]\n\s+\}', lambda m: json.dumps(json.loads(m[0])), text, flags=re.S)
+    return re.sub(r"\[[^\[\]{}]*\]", lambda m: json.dumps(json.loads(m[0]), ensure_ascii=False), text) + "\n"
+
+
 def cross_validate(kind: str, C: float, data: Data, keys: list, folds: int = 5) -> dict:
     """Per source: success@1/5/10 and MRR@10 over articles (or passages), each question scored by a model fitted
     on the other folds."""
     from sklearn.model_selection import KFold
 
-    ranks: dict[str, list] = {}
+    ranks: dict[str, list[int | None]] = {}  # 1-based rank of the first relevant article, as bot.evaluate counts
     for train, test in KFold(folds, shuffle=True, random_state=0).split(data.xs):
         model = from_dict(as_dict(kind, fit(kind, C, data.subset(train)), ""))
         for i in test:
-            order = np.argsort(-model.scores(data.xs[i]), kind="stable")
-            seen: list = []
+            seen: set = set()
             first = None
-            for j in order:
+            for j in np.argsort(-model.scores(data.xs[i]), kind="stable"):
                 if keys[i][j] not in seen:
-                    seen.append(keys[i][j])
+                    seen.add(keys[i][j])
                     if data.ys[i][j]:
-                        first = len(seen) - 1
+                        first = len(seen)
                         break
             ranks.setdefault(data.source_of[i], []).append(first)
-    return {source: {f"success@{k}": round(sum(r is not None and r < k for r in rs) / len(rs), 3) for k in (1, 5, 10)}
-            | {"mrr@10": round(sum(1 / (r + 1) for r in rs if r is not None and r < 10) / len(rs), 3)}
+    return {source: {f"success@{k}": success_at(rs, k) for k in (1, 5, 10)} | {"mrr@10": mrr_at(rs, 10)}
             for source, rs in ranks.items()}
 
 
