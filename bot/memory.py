@@ -16,6 +16,11 @@ Two files ship (QUESTION_FILES), one schema:
 At ingest, each article name is resolved to an article of the index
 (`resolve`), and each question is embedded once; both are stored with the index (memory.jsonl, memory.npy).
 An operator can add their own answered questions to the file.
+
+The shipped questions' vectors for the default model ship too (SHIPPED_VECTORS: float16, one key a line, keyed
+like the embedding cache by model id and text), so a first ingest embeds the documents, not thousands of
+remembered questions; a question without a shipped vector (an operator's, another model) is embedded at ingest.
+`scripts/embed_question_memory.py` refreshes them after the question files change.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from bot.types import Passage
 
 _DATA = Path(__file__).resolve().parent / "data"
 QUESTION_FILES = (_DATA / "legal_questions.jsonl", _DATA / "borrower_questions.jsonl")
+SHIPPED_VECTORS = (_DATA / "question_vectors.npy", _DATA / "question_vectors.keys")
 NEIGHBOURS = 20  # remembered questions that vote
 TEMPERATURE = 0.05  # a neighbour's vote: exp((cosine - 1) / TEMPERATURE); 0.95 -> 0.37, 0.90 -> 0.14
 _ARTICLE_NAME = re.compile(r"^(?P<law>.+?)第(?P<num>[零〇一二三四五六七八九十百千万两0-9]+)条(?:之(?P<suffix>[一二三四五六七八九十]+))?$")
@@ -57,6 +63,40 @@ def fingerprint(paths: Sequence[Path] = QUESTION_FILES) -> str:
             found = True
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest() if found else ""
+
+
+def vector_key(model_id: str, question: str) -> str:
+    """A remembered question's vector is known by the model that embedded it and the exact text."""
+    return hashlib.sha256(f"{model_id}\0{question}".encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
+def shipped_vectors(files: Sequence[Path] = SHIPPED_VECTORS) -> dict[str, np.ndarray]:
+    """The shipped questions' vectors by vector_key, which names the model: another model finds none. Empty
+    when none ship or the files are damaged: the questions are then embedded at ingest, only time is lost."""
+    vectors_file, keys_file = files
+    try:
+        keys = keys_file.read_text(encoding="ascii").split()
+        vectors = np.load(vectors_file, allow_pickle=False)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    if vectors.ndim != 2 or len(vectors) != len(keys):
+        return {}
+    vectors = vectors.astype(np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # float16 storage: re-normalise
+    return dict(zip(keys, vectors))
+
+
+def write_shipped_vectors(embeddings, questions: Iterable[str], files: Sequence[Path] = SHIPPED_VECTORS,
+                          batch: int = 128) -> int:
+    """Embed `questions` (each text once) with `embeddings` and store them as the shipped vectors; returns how
+    many. float16 halves the files; the cosines move by about 1e-3."""
+    texts = list(dict.fromkeys(questions))
+    rows = [embeddings.embed_queries_array(texts[i:i + batch]) for i in range(0, len(texts), batch)]
+    vectors = np.vstack(rows).astype(np.float16) if rows else np.zeros((0, 1), dtype=np.float16)
+    vectors_file, keys_file = files
+    np.save(vectors_file, vectors, allow_pickle=False)
+    keys_file.write_text("".join(vector_key(embeddings.model_id, t) + "\n" for t in texts), encoding="ascii")
+    return len(texts)
 
 
 def resolve(questions: Iterable[dict], passages: Sequence[Passage]) -> list[dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from bot.extractive import ExtractiveAnswerer
@@ -215,6 +216,15 @@ def test_law_comes_first_and_each_part_says_what_it_is():
     law_heading, articles_heading = Strings().text("law_heading", "zh-Hans"), Strings().text("articles_heading", "zh-Hans")
     assert lines.index(law_heading) < lines.index(articles_heading)
     assert any(line.startswith("- 根据《个人信息保护法》第十条：") for line in lines)
+
+
+def test_ingest_takes_the_memory_vectors_that_ship_instead_of_embedding_the_questions(law_assistant):
+    from bot.memory import shipped_vectors, vector_key
+
+    shipped = shipped_vectors()
+    memory = law_assistant.memory
+    for entry, vector in zip(memory.entries[:50], memory.vectors[:50]):
+        assert np.array_equal(vector, shipped[vector_key(law_assistant.embeddings.model_id, entry["q"])])
 
 
 def test_the_question_memory_holds_answered_questions_and_leaves_held_out_ones_out(law_assistant):

