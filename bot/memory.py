@@ -6,13 +6,16 @@ laws, as ranking features (bot.rerank): nearest-neighbour votes, learned from da
 
     bot/data/legal_questions.jsonl   {"id", "q", "articles": ["中华人民共和国民法典第一千零三十三条", ...]}
 
-Two files ship (QUESTION_FILES), one schema:
+Three files ship (QUESTION_FILES), one schema:
     legal_questions.jsonl     STARD's training split (THUIR 2024, MIT licence: bot/data/LICENSE-STARD.txt),
                               restricted to the borrower-rights pack: formal questions in Simplified Chinese.
     borrower_questions.jsonl  borrowers' questions as people type them, in English, Simplified and Traditional
                               Chinese (colloquial, typos, Taiwan/HK wording), written article by article for the
                               pack's borrower-relevant articles ("doc2query" by hand; bot/data/README.md says how,
                               and that no evaluation question was seen while writing them). They carry "lang".
+    article_questions.jsonl   doc2query for every article of the pack: plain, back-story, consultation-style and
+                              other-party questions in Simplified Chinese, written from each article's text, so
+                              an article nobody has asked about yet still has questions near the ones people ask.
 At ingest, each article name is resolved to an article of the index
 (`resolve`), and each question is embedded once; both are stored with the index (memory.jsonl, memory.npy).
 An operator can add their own answered questions to the file.
@@ -37,7 +40,8 @@ from bot.statutes import normalize_title, parse_chinese_numeral
 from bot.types import Passage
 
 _DATA = Path(__file__).resolve().parent / "data"
-QUESTION_FILES = (_DATA / "legal_questions.jsonl", _DATA / "borrower_questions.jsonl")
+QUESTION_FILES = (_DATA / "legal_questions.jsonl", _DATA / "borrower_questions.jsonl",
+                  _DATA / "article_questions.jsonl")
 SHIPPED_VECTORS = (_DATA / "question_vectors.npy", _DATA / "question_vectors.keys")
 NEIGHBOURS = 20  # remembered questions that vote
 TEMPERATURE = 0.05  # a neighbour's vote: exp((cosine - 1) / TEMPERATURE); 0.95 -> 0.37, 0.90 -> 0.14
