@@ -31,7 +31,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,24 +43,35 @@ _DATA = Path(__file__).resolve().parent / "data"
 QUESTION_FILES = (_DATA / "legal_questions.jsonl", _DATA / "borrower_questions.jsonl",
                   _DATA / "article_questions.jsonl")
 SHIPPED_VECTORS = (_DATA / "question_vectors.npy", _DATA / "question_vectors.keys")
-NEIGHBOURS = 20  # remembered questions that vote
+# The file of questions written for every article, whoever asks about it: they vote apart from the questions
+# people asked (or were written for what borrowers ask), and count in no article's popularity (prior).
+COVERAGE_SOURCE = "article_questions"
+_SCHEMA = b"source-v1"  # what resolve() stores; in the fingerprint, so a new schema re-resolves the memory
+NEIGHBOURS = 10  # remembered questions that vote (5-fold on the fit data, benchmarks/fit_reranker.py: 6, 10, 14, 20, 30
+# neighbours gave STARD success@5 0.824, 0.843, 0.830, 0.832, 0.835 with the 15,000-question memory)
+PROPOSERS = 100  # nearest remembered questions whose articles become candidates (the first NEIGHBOURS also vote)
 TEMPERATURE = 0.05  # a neighbour's vote: exp((cosine - 1) / TEMPERATURE); 0.95 -> 0.37, 0.90 -> 0.14
 _ARTICLE_NAME = re.compile(r"^(?P<law>.+?)第(?P<num>[零〇一二三四五六七八九十百千万两0-9]+)条(?:之(?P<suffix>[一二三四五六七八九十]+))?$")
 _PRC = "中华人民共和国"
 
 
 def load_questions(paths: Sequence[Path] = QUESTION_FILES) -> list[dict]:
-    """Every remembered question of the files that exist, in file order (a missing file is no memory)."""
+    """Every remembered question of the files that exist, in file order (a missing file is no memory); each
+    row's "source" is its file's stem unless the row names one."""
     out = []
     for path in paths:
         if path.is_file():
-            out.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    row.setdefault("source", path.stem)
+                    out.append(row)
     return out
 
 
 def fingerprint(paths: Sequence[Path] = QUESTION_FILES) -> str:
     """sha256 over the memory files' names and bytes: a change re-embeds the questions (not the documents)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_SCHEMA)
     found = False
     for path in paths:
         if path.is_file():
@@ -129,7 +140,7 @@ def resolve(questions: Iterable[dict], passages: Sequence[Passage]) -> list[dict
             if law_key and [law_key, number, suffix] not in keys:
                 keys.append([law_key, number, suffix])
         if keys:
-            out.append({"id": q.get("id", ""), "q": q["q"], "articles": keys})
+            out.append({"id": q.get("id", ""), "q": q["q"], "articles": keys, "source": q.get("source", "")})
     return out
 
 
@@ -141,7 +152,9 @@ class Votes:
     article_max: dict[tuple, float]  # article key -> best cosine of a neighbour naming it
     law: dict[str, float]  # law_key -> share of the neighbours' weight
     chapter: dict[tuple[str, str], float]  # (law_key, chapter path) -> share of the neighbours' weight
-    prior: dict[tuple, int]  # article key -> how many remembered questions name it
+    prior: dict[tuple, int]  # article key -> how many remembered questions name it (coverage questions aside)
+    coverage: dict[tuple, float] = field(default_factory=dict)  # article key -> weight of coverage neighbours
+    proposed: list[tuple] = field(default_factory=list)  # articles of the nearest PROPOSERS questions, nearest first
 
 
 class QuestionMemory:
@@ -151,9 +164,10 @@ class QuestionMemory:
         self.keys = [[tuple(k) for k in e["articles"]] for e in entries]
         self.chapter_of = chapter_of  # article key -> chapter path
         self.excluded: set[str] = set()  # questions left out, by text (evaluation on questions the memory holds)
+        self.is_coverage = [e.get("source") == COVERAGE_SOURCE for e in entries]
         self.prior: dict[tuple, int] = {}
-        for keys in self.keys:
-            for k in keys:
+        for keys, coverage in zip(self.keys, self.is_coverage):
+            for k in () if coverage else keys:
                 self.prior[k] = self.prior.get(k, 0) + 1
         self._words: set[str] | None = None
         self._rows_of_key: dict[tuple, list[int]] = {}  # article key -> remembered questions naming it
@@ -183,8 +197,8 @@ class QuestionMemory:
         self._excluded_rows = [i for q in self.excluded for i in self._rows_of_text.get(q, [])]
         self._words = None
         self.prior = {}
-        for entry, keys in zip(self.entries, self.keys):
-            if entry["q"] not in self.excluded:
+        for entry, keys, coverage in zip(self.entries, self.keys, self.is_coverage):
+            if entry["q"] not in self.excluded and not coverage:
                 for k in keys:
                     self.prior[k] = self.prior.get(k, 0) + 1
 
@@ -202,27 +216,40 @@ class QuestionMemory:
 
     def votes(self, query_vector: np.ndarray, query_text: str = "") -> Votes:
         sims = _cosines(self.vectors, query_vector)
-        order = np.argsort(-sims)
+        # Only the nearest rows are read: enough for NEIGHBOURS after skipping left-out questions and the
+        # question itself (a full sort of a 15,000-question memory costs a millisecond per question).
+        wanted = max(NEIGHBOURS, PROPOSERS) + len(self._excluded_rows) + len(self._rows_of_text.get(query_text, []))
+        if wanted < len(sims):
+            top = np.argpartition(-sims, wanted - 1)[:wanted]
+            order = top[np.argsort(-sims[top], kind="stable")]
+        else:
+            order = np.argsort(-sims, kind="stable")
         article: dict[tuple, float] = {}
+        coverage: dict[tuple, float] = {}
         article_max: dict[tuple, float] = {}
         law: dict[str, float] = {}
         chapter: dict[tuple[str, str], float] = {}
         total, used = 0.0, 0
         prior = self.prior
+        proposed: dict[tuple, None] = {}
         for i in order:
-            if used >= NEIGHBOURS:
+            if used >= max(NEIGHBOURS, PROPOSERS):
                 break
             entry = self.entries[i]
             if entry["q"] in self.excluded:
                 continue
             if query_text and entry["q"] == query_text:  # the question itself is no evidence for itself
-                prior = _minus(prior, self.keys[i])
+                prior = prior if self.is_coverage[i] else _minus(prior, self.keys[i])
                 continue
             used += 1
+            proposed.update(dict.fromkeys(self.keys[i]))
+            if used > NEIGHBOURS:
+                continue
             weight = float(np.exp((sims[i] - 1.0) / TEMPERATURE))
             total += weight
+            to = coverage if self.is_coverage[i] else article
             for k in self.keys[i]:
-                article[k] = article.get(k, 0.0) + weight
+                to[k] = to.get(k, 0.0) + weight
                 article_max[k] = max(article_max.get(k, 0.0), float(sims[i]))
             first = self.keys[i][0]  # the question's main article speaks for its law and chapter
             law[first[0]] = law.get(first[0], 0.0) + weight
@@ -230,7 +257,7 @@ class QuestionMemory:
             chapter[ch] = chapter.get(ch, 0.0) + weight
         total = total or 1.0
         return Votes(article, article_max, {k: v / total for k, v in law.items()},
-                     {k: v / total for k, v in chapter.items()}, prior)
+                     {k: v / total for k, v in chapter.items()}, prior, coverage, list(proposed))
 
 
 def _cosines(vectors: np.ndarray, query_vector: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ Features of a candidate passage (one row of the matrix, in FEATURES order):
     dense          cosine between the question and the passage
     bm25           BM25 score / best BM25 score of the question
     rank           1 / (1 + rank in the hybrid ranking); 1/151 for a passage only the memory proposed
-    vote           log(1 + 10 * summed weight of the remembered questions that name the passage's article)
+    vote           log(1 + 10 * summed weight of the remembered questions that name the passage's article),
+                   of the neighbours people asked (or that were written for what borrowers ask)
     vote_max       best cosine of such a remembered question (0 if none)
     prior          log(1 + number of remembered questions that name the article)
     retrieved      1 if hybrid retrieval proposed it, 0 if only the memory did
@@ -20,6 +21,8 @@ Features of a candidate passage (one row of the matrix, in FEATURES order):
     chapter_best   the same for the passage's chapter (heading path)
     dense_z        the cosine as a z-score among the candidates (how far it stands out, whatever the question)
     length         log(1 + characters of the passage): long articles match many words without being about them
+    coverage_vote  as vote, of the neighbours among the coverage questions (bot.memory.COVERAGE_SOURCE: written
+                   for every article, so they speak for articles nobody asked about, but not for popularity)
 
 The group features let a nonlinear model tell the article that answers from its neighbours in the right
 chapter, which is where the linear model's misses were (README, "How it answers").
@@ -38,7 +41,7 @@ from bot.types import Passage
 
 RERANKER_PATH = Path(__file__).resolve().parent / "data" / "reranker.json"
 FEATURES = ("dense", "bm25", "rank", "vote", "vote_max", "prior", "retrieved", "law_vote", "chapter_vote",
-            "law_best", "chapter_best", "dense_z", "length")
+            "law_best", "chapter_best", "dense_z", "length", "coverage_vote")
 UNRANKED = 150  # the rank given to a passage that only the memory proposed
 
 
@@ -61,6 +64,7 @@ def feature_matrix(passages: list[Passage], rows: np.ndarray, dense: np.ndarray,
             out[i, 5] = np.log1p(max(0, votes.prior.get(key, 0)))
             out[i, 7] = votes.law.get(p.law_key, 0.0)
             out[i, 8] = votes.chapter.get((p.law_key, p.section), 0.0)
+            out[i, 13] = np.log1p(10.0 * votes.coverage.get(key, 0.0))
         out[i, 6] = float(ranks[i] < UNRANKED)
         out[i, 12] = np.log1p(len(p.text))
         law_of.append(p.law_key or p.doc_id)

@@ -170,7 +170,8 @@ class HybridRetriever:
         ranks = np.empty(len(cand), dtype=np.float32)
         ranks[np.argsort(-fused, kind="stable")] = np.arange(len(cand))
         known = set(cand.tolist())
-        extra = [r for key in votes.article for r in self._rows_of_key.get(key, []) if r not in known]
+        extra = [r for key in dict.fromkeys([*votes.article, *votes.coverage, *votes.proposed])
+                 for r in self._rows_of_key.get(key, []) if r not in known]
         if extra:
             extra_rows = np.asarray(extra, dtype=np.int64)
             cand = np.concatenate([cand, extra_rows])

@@ -94,3 +94,24 @@ def test_more_evidence_never_lowers_the_trees_score():
         raised = base.copy()
         raised[:, column(name)] += 0.5
         assert np.all(trees.scores(raised) >= trees.scores(base) - 1e-6), name
+
+
+def test_coverage_questions_vote_apart_and_count_in_no_articles_popularity():
+    """Questions written for every article (bot.memory.COVERAGE_SOURCE) say what an article is about, not how
+    often people ask about it: their weight goes to `coverage_vote`, and they leave `prior` alone."""
+    from bot.memory import COVERAGE_SOURCE, QuestionMemory
+
+    law = "中华人民共和国民法典"
+    entries = [{"q": "朋友借钱不还怎么办", "articles": [[law, 1, 0]], "source": "legal_questions"},
+               {"q": "借钱没说利息能要利息吗", "articles": [[law, 2, 0]], "source": COVERAGE_SOURCE}]
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32)
+    memory = QuestionMemory(entries, vectors, {})
+    votes = memory.votes(np.array([0.9, 0.436], dtype=np.float32))
+    asked, written = (law, 1, 0), (law, 2, 0)
+    assert set(votes.article) == {asked} and set(votes.coverage) == {written}
+    assert votes.prior == {asked: 1}
+    assert set(votes.article_max) == {asked, written}  # the best cosine of any neighbour naming it
+    f = rerank.feature_matrix([article(1, "第一章"), article(2, "第一章")], np.arange(2), np.array([0.5, 0.5]),
+                              np.zeros(2), np.arange(2, dtype=np.float32), votes)
+    assert f[0, column("vote")] > 0 and f[0, column("coverage_vote")] == 0
+    assert f[1, column("vote")] == 0 and f[1, column("coverage_vote")] > 0
