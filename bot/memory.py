@@ -103,12 +103,18 @@ def shipped_vectors(files: Sequence[Path] = SHIPPED_VECTORS) -> dict[str, np.nda
 
 def write_shipped_vectors(embeddings, questions: Iterable[str], files: Sequence[Path] = SHIPPED_VECTORS,
                           batch: int = 128) -> int:
-    """Embed `questions` (each text once) with `embeddings` and store them as the shipped vectors; returns how
-    many. float16 halves the files; the cosines move by about 1e-3."""
+    """Store the vectors of `questions` (each text once) as the shipped vectors, embedding with `embeddings` those
+    the files do not hold yet; returns how many. float16 halves the files; the cosines move by about 1e-3."""
     texts = list(dict.fromkeys(questions))
-    rows = [embeddings.embed_queries_array(texts[i:i + batch]) for i in range(0, len(texts), batch)]
-    vectors = np.vstack(rows).astype(np.float16) if rows else np.zeros((0, 1), dtype=np.float16)
     vectors_file, keys_file = files
+    known = shipped_vectors(files)  # a question already shipped keeps its vector: only new ones are embedded
+    keys = [vector_key(embeddings.model_id, t) for t in texts]
+    missing = [t for t, k in zip(texts, keys) if k not in known]
+    for i in range(0, len(missing), batch):
+        chunk = missing[i:i + batch]
+        known.update(zip((vector_key(embeddings.model_id, t) for t in chunk), embeddings.embed_queries_array(chunk)))
+    vectors = (np.vstack([known[k] for k in keys]).astype(np.float16) if keys
+               else np.zeros((0, 1), dtype=np.float16))
     np.save(vectors_file, vectors, allow_pickle=False)
     keys_file.write_text("".join(vector_key(embeddings.model_id, t) + "\n" for t in texts), encoding="ascii")
     return len(texts)

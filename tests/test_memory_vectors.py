@@ -47,6 +47,15 @@ def test_vectors_round_trip_keyed_by_model_and_text(tmp_path):
     assert memory.vector_key("another:model", "二二") not in loaded  # another model's ingest embeds its own
 
 
+def test_a_refresh_embeds_only_the_questions_that_have_no_vector_yet(tmp_path):
+    files = (tmp_path / "v.npy", tmp_path / "v.keys")
+    memory.write_shipped_vectors(_CountingEmbeddings(), ["一", "二二"], files)
+    again = _CountingEmbeddings()
+    assert memory.write_shipped_vectors(again, ["二二", "三三三", "一"], files) == 3
+    assert again.embedded == ["三三三"]
+    assert len(memory.shipped_vectors(files)) == 3
+
+
 def test_damaged_or_missing_files_mean_no_shipped_vectors_not_an_error(tmp_path):
     files = (tmp_path / "v.npy", tmp_path / "v.keys")
     assert memory.shipped_vectors(files) == {}
