@@ -40,8 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bot.core import Assistant  # noqa: E402
 from bot.evaluate import load_questions, mrr_at, relevant, split_of, success_at  # noqa: E402
 from bot.language import normalize_for_match  # noqa: E402
-from bot import memory as memory_module  # noqa: E402
-from bot.memory import resolve  # noqa: E402
+from bot.memory import NEIGHBOURS, resolve  # noqa: E402
 from bot.rerank import FEATURES, RERANKER_PATH, export_trees, from_dict  # noqa: E402
 from bot.settings import get_settings  # noqa: E402
 
@@ -64,11 +63,11 @@ def main() -> int:
     ap.add_argument("--C", type=float, default=1.0, help="linear: inverse regularisation strength")
     args = ap.parse_args()
 
-    # Fitted on the candidates that the voting neighbours propose. The deeper proposals (memory.PROPOSERS) only
+    # Fitted on the candidates that the voting neighbours propose. The deeper proposals (memory_proposers) only
     # lengthen a deep ranking's tail (article recall@100); fitted on them too, the 5-fold figures fell
     # (STARD success@5 0.843 over 491 questions with a relevant candidate -> 0.810 over 506).
-    memory_module.PROPOSERS = memory_module.NEIGHBOURS
-    assistant = Assistant.load(get_settings(index_dir=Path(args.index), fit_reranker=True))
+    assistant = Assistant.load(get_settings(index_dir=Path(args.index), fit_reranker=True,
+                                            memory_proposers=NEIGHBOURS))
     retriever = assistant.retriever
     if retriever.memory is None:
         print("error: the index has no statutes or no question memory", file=sys.stderr)

@@ -68,7 +68,7 @@ class Assistant:
         memory = None
         if settings.question_memory and stored.memory:
             chapter_of = {p.article_key: p.section for p in stored.passages if p.kind == "article"}
-            memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of)
+            memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of, settings.memory_proposers)
         self.memory = memory
         self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings, memory,
                                          rerank.load() if memory and not settings.fit_reranker else None)

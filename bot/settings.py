@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # reranker (bot/rerank.py); only an index with statutes uses them.
     question_memory: bool = True
     fit_reranker: bool = False  # benchmarks/fit_reranker.py: use the memory without weights, to fit them
+    # Nearest remembered questions whose articles become candidates (bot.memory; the nearest NEIGHBOURS vote).
+    memory_proposers: int = 100
     own_words_weight: int = 1  # BM25 weight of a Chinese question's own words vs its thesaurus words (2 measured worse on dev)
     # Where retrieval gets its candidates (bot/vectorstore.py): "faiss" = the local index alone; "milvus" = dense
     # and BM25 candidates from Milvus at milvus_uri: a file path ending in .db (embedded Milvus Lite, one process
