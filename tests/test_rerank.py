@@ -115,3 +115,20 @@ def test_coverage_questions_vote_apart_and_count_in_no_articles_popularity():
                               np.zeros(2), np.arange(2, dtype=np.float32), votes)
     assert f[0, column("vote")] > 0 and f[0, column("coverage_vote")] == 0
     assert f[1, column("vote")] == 0 and f[1, column("coverage_vote")] > 0
+
+
+def test_deeper_neighbours_propose_candidates_without_voting():
+    """The nearest NEIGHBOURS questions vote; the articles of the nearest `proposers` become candidates too, so a
+    deep ranking (article recall@100) is not limited to what ten neighbours name."""
+    from bot.memory import NEIGHBOURS, QuestionMemory
+
+    law = "中华人民共和国民法典"
+    count = NEIGHBOURS + 5
+    entries = [{"q": f"问题{i}", "articles": [[law, i, 0]], "source": "legal_questions"} for i in range(count)]
+    angles = np.linspace(0.0, 1.0, count)  # question i is the i-th nearest to the query below
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    votes = QuestionMemory(entries, vectors, {}, proposers=count).votes(query)
+    assert set(votes.article) == {(law, i, 0) for i in range(NEIGHBOURS)}
+    assert votes.proposed == [(law, i, 0) for i in range(count)]
+    assert QuestionMemory(entries, vectors, {}).votes(query).proposed == [(law, i, 0) for i in range(NEIGHBOURS)]
