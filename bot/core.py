@@ -67,7 +67,7 @@ class Assistant:
                              lexical=stored.bm25)
         memory = None
         if settings.question_memory and stored.memory:
-            chapter_of = {p.article_key: p.section for p in stored.passages if p.kind == "article"}
+            chapter_of = {p.memory_key: p.section for p in stored.passages}
             memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of, settings.memory_proposers)
         self.memory = memory
         self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings, memory,

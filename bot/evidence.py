@@ -94,7 +94,7 @@ class EvidenceGate:
                  coverage: Coverage | None = None) -> Evidence:
         """The answerability model's view of a question and its hits."""
         c = coverage or self.coverage(query, hits)
-        mem_top, mem_hit = (self.memory.support(query_vector, [h.passage.article_key for h in hits if h.passage.article_key],
+        mem_top, mem_hit = (self.memory.support(query_vector, [h.passage.memory_key for h in hits],
                                                 query.text) if self.memory is not None else (0.0, 0.0))
         english = query.language == "en"
         return Evidence(dense=c.dense, mem_top=mem_top, mem_hit=mem_hit, top_score=hits[0].score if hits else 0.0,

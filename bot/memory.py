@@ -6,7 +6,7 @@ laws, as ranking features (bot.rerank): nearest-neighbour votes, learned from da
 
     bot/data/legal_questions.jsonl   {"id", "q", "articles": ["中华人民共和国民法典第一千零三十三条", ...]}
 
-Three files ship (QUESTION_FILES), one schema:
+Four files ship (QUESTION_FILES), one schema:
     legal_questions.jsonl     STARD's training split (THUIR 2024, MIT licence: bot/data/LICENSE-STARD.txt),
                               restricted to the borrower-rights pack: formal questions in Simplified Chinese.
     borrower_questions.jsonl  borrowers' questions as people type them, in English, Simplified and Traditional
@@ -16,6 +16,10 @@ Three files ship (QUESTION_FILES), one schema:
     article_questions.jsonl   doc2query for every article of the pack: plain, back-story, consultation-style and
                               other-party questions in Simplified Chinese, written from each article's text, so
                               an article nobody has asked about yet still has questions near the ones people ask.
+    passage_questions.jsonl   the same for the passages of the five articles shipped in docs/ (not statutes):
+                              {"q", "passages": [[doc_id, quote]]}; a quote names the passage that holds it, so a
+                              question survives a re-splitting of its document. Without them, only statutes had
+                              questions, and law outranked the articles' passages on what the articles answer.
 At ingest, each article name is resolved to an article of the index
 (`resolve`), and each question is embedded once; both are stored with the index (memory.jsonl, memory.npy).
 An operator can add their own answered questions to the file.
@@ -36,17 +40,19 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.language import normalize_for_match
 from bot.statutes import normalize_title, parse_chinese_numeral
 from bot.types import Passage
 
 _DATA = Path(__file__).resolve().parent / "data"
 QUESTION_FILES = (_DATA / "legal_questions.jsonl", _DATA / "borrower_questions.jsonl",
-                  _DATA / "article_questions.jsonl")
+                  _DATA / "article_questions.jsonl", _DATA / "passage_questions.jsonl")
 SHIPPED_VECTORS = (_DATA / "question_vectors.npy", _DATA / "question_vectors.keys")
-# The file of questions written for every article, whoever asks about it: they vote apart from the questions
-# people asked (or were written for what borrowers ask), and count in no article's popularity (prior).
-COVERAGE_SOURCE = "article_questions"
-_SCHEMA = b"source-v1"  # what resolve() stores; in the fingerprint, so a new schema re-resolves the memory
+# The files of questions written for every article (and every passage of the other documents), whoever asks
+# about it: they vote apart from the questions people asked (or were written for what borrowers ask), and count
+# in no article's popularity (prior).
+COVERAGE_SOURCES = frozenset({"article_questions", "passage_questions"})
+_SCHEMA = b"source-v2"  # what resolve() stores; in the fingerprint, so a new schema re-resolves the memory
 NEIGHBOURS = 10  # remembered questions that vote (5-fold on the fit data, benchmarks/fit_reranker.py: 6, 10, 14, 20, 30
 # neighbours gave STARD success@5 0.824, 0.843, 0.830, 0.832, 0.835 with the 15,000-question memory)
 TEMPERATURE = 0.05  # a neighbour's vote: exp((cosine - 1) / TEMPERATURE); 0.95 -> 0.37, 0.90 -> 0.14
@@ -121,16 +127,28 @@ def write_shipped_vectors(embeddings, questions: Iterable[str], files: Sequence[
 
 def resolve(questions: Iterable[dict], passages: Sequence[Passage]) -> list[dict]:
     """Questions whose article names resolve to in-force articles of the index, with [law_key, number, suffix]
-    keys instead of names; questions none of whose articles are in the index are left out."""
+    keys instead of names, and whose passage quotes ("passages": [[doc_id, quote], ...]) resolve to the passages
+    of that document holding the quote (Passage.memory_key); questions naming nothing in the index are left out."""
     by_article: dict[tuple[str, int, int], str] = {}
+    texts_of_doc: dict[str, list[Passage]] = {}
     for p in passages:
         if p.kind == "article" and p.in_force:
             title = normalize_title(p.law)
             for name in {title, title.removeprefix(_PRC)}:
                 by_article.setdefault((name, p.article_no, p.article_suffix), p.law_key)
+        elif p.kind != "article":
+            texts_of_doc.setdefault(p.doc_id, []).append(p)
+    normalized: dict[str, str] = {}
     out = []
     for q in questions:
         keys = []
+        for doc_id, quote in q.get("passages", []):
+            wanted = normalize_for_match(quote)
+            for p in texts_of_doc.get(doc_id, []) if wanted else []:
+                if p.id not in normalized:
+                    normalized[p.id] = normalize_for_match(p.text)
+                if wanted in normalized[p.id] and list(p.memory_key) not in keys:
+                    keys.append(list(p.memory_key))
         for name in q.get("articles", []):
             m = _ARTICLE_NAME.match(normalize_title(name))
             if not m:
@@ -174,7 +192,7 @@ class QuestionMemory:
         self.keys = [[tuple(k) for k in e["articles"]] for e in entries]
         self.chapter_of = chapter_of  # article key -> chapter path
         self.excluded: set[str] = set()  # questions left out, by text (evaluation on questions the memory holds)
-        self.is_coverage = [e.get("source") == COVERAGE_SOURCE for e in entries]
+        self.is_coverage = [e.get("source") in COVERAGE_SOURCES for e in entries]
         self.prior: dict[tuple, int] = {}
         for keys, coverage in zip(self.keys, self.is_coverage):
             for k in () if coverage else keys:

@@ -21,7 +21,7 @@ Features of a candidate passage (one row of the matrix, in FEATURES order):
     chapter_best   the same for the passage's chapter (heading path)
     dense_z        the cosine as a z-score among the candidates (how far it stands out, whatever the question)
     length         log(1 + characters of the passage): long articles match many words without being about them
-    coverage_vote  as vote, of the neighbours among the coverage questions (bot.memory.COVERAGE_SOURCE: written
+    coverage_vote  as vote, of the neighbours among the coverage questions (bot.memory.COVERAGE_SOURCES: written
                    for every article, so they speak for articles nobody asked about, but not for popularity)
 
 The group features let a nonlinear model tell the article that answers from its neighbours in the right
@@ -54,17 +54,16 @@ def feature_matrix(passages: list[Passage], rows: np.ndarray, dense: np.ndarray,
     chapter_of: list[tuple[str, str]] = []
     for i, row in enumerate(rows):
         p = passages[int(row)]
-        key = p.article_key
+        key = p.memory_key  # an article, or a passage of another document (bot.types)
         out[i, 0] = dense[i]
         out[i, 1] = bm25[i]
         out[i, 2] = 1.0 / (1.0 + ranks[i])
-        if key is not None:
-            out[i, 3] = np.log1p(10.0 * votes.article.get(key, 0.0))
-            out[i, 4] = votes.article_max.get(key, 0.0)
-            out[i, 5] = np.log1p(max(0, votes.prior.get(key, 0)))
-            out[i, 7] = votes.law.get(p.law_key, 0.0)
-            out[i, 8] = votes.chapter.get((p.law_key, p.section), 0.0)
-            out[i, 13] = np.log1p(10.0 * votes.coverage.get(key, 0.0))
+        out[i, 3] = np.log1p(10.0 * votes.article.get(key, 0.0))
+        out[i, 4] = votes.article_max.get(key, 0.0)
+        out[i, 5] = np.log1p(max(0, votes.prior.get(key, 0)))
+        out[i, 7] = votes.law.get(key[0], 0.0)
+        out[i, 8] = votes.chapter.get((key[0], p.section), 0.0)
+        out[i, 13] = np.log1p(10.0 * votes.coverage.get(key, 0.0))
         out[i, 6] = float(ranks[i] < UNRANKED)
         out[i, 12] = np.log1p(len(p.text))
         law_of.append(p.law_key or p.doc_id)

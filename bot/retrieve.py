@@ -51,14 +51,15 @@ class HybridRetriever:
         self._row_of_text = {p.text: i for i, p in enumerate(self.passages)}  # for passage_vector()
         # Statute articles by (number, suffix), for questions that name one ("民法典第1033条").
         self._article_rows: dict[tuple[int, int], list[int]] = {}
-        self._rows_of_key: dict[tuple, list[int]] = {}  # (law_key, number, suffix) -> rows (parts)
+        # What remembered questions name (Passage.memory_key) -> rows: an article's parts, or one passage.
+        self._rows_of_key: dict[tuple, list[int]] = {}
         for row, p in enumerate(self.passages):
             if p.kind == "article":
                 self._article_rows.setdefault((p.article_no, p.article_suffix), []).append(row)
-                self._rows_of_key.setdefault(p.article_key, []).append(row)
+            self._rows_of_key.setdefault(p.memory_key, []).append(row)
         # The learned reranker needs articles, remembered questions and weights (or is being fitted: the memory
         # without weights); otherwise the hybrid score ranks.
-        usable = memory and self._rows_of_key and (reranker or getattr(settings, "fit_reranker", False))
+        usable = memory and self._article_rows and (reranker or getattr(settings, "fit_reranker", False))
         self.memory = memory if usable else None
         self.reranker = reranker if usable else None
         self._capture: list | None = None

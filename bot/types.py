@@ -42,6 +42,15 @@ class Passage(BaseModel):
         """(law_key, number, suffix) for an article passage; None for other text."""
         return (self.law_key, self.article_no, self.article_suffix) if self.kind == "article" else None
 
+    @property
+    def memory_key(self) -> tuple[str, int, int]:
+        """What a remembered question names (bot.memory): the article for a statute (all its parts), else this
+        passage: ("doc:" + doc_id, -1, its ordinal). The first member groups keys as a law groups articles."""
+        if self.kind == "article":
+            return (self.law_key, self.article_no, self.article_suffix)
+        ordinal = self.id.rsplit(":", 1)[-1]
+        return ("doc:" + self.doc_id, -1, int(ordinal) if ordinal.isdigit() else -1)
+
 
 class Hit(BaseModel):
     """A passage returned by retrieval, with its fused score (higher is better)."""

@@ -265,6 +265,20 @@ def test_every_remembered_borrower_question_names_articles_of_the_shipped_pack()
     assert not missing
 
 
+def test_every_question_written_for_the_articles_passages_finds_its_passage(law_assistant):
+    """bot/data/passage_questions.jsonl names passages of the five articles by a quote; a quote the cleaning or
+    splitting no longer produces would silently drop its question from the memory."""
+    from bot.memory import QUESTION_FILES, load_questions, resolve
+
+    written = load_questions([QUESTION_FILES[3]])
+    assert len(written) >= 200
+    found = resolve(written, law_assistant.stored.passages)
+    assert len(found) == len(written)
+    assert all(key[0].startswith("doc:") for e in found for key in e["articles"])
+    remembered = {e["q"] for e in law_assistant.memory.entries if e["source"] == "passage_questions"}
+    assert remembered == {q["q"] for q in written}
+
+
 def test_the_memory_reads_every_question_file_and_its_fingerprint_follows_them(tmp_path):
     from bot.memory import fingerprint, load_questions
 

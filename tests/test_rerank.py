@@ -97,13 +97,13 @@ def test_more_evidence_never_lowers_the_trees_score():
 
 
 def test_coverage_questions_vote_apart_and_count_in_no_articles_popularity():
-    """Questions written for every article (bot.memory.COVERAGE_SOURCE) say what an article is about, not how
+    """Questions written for every article (bot.memory.COVERAGE_SOURCES) say what an article is about, not how
     often people ask about it: their weight goes to `coverage_vote`, and they leave `prior` alone."""
-    from bot.memory import COVERAGE_SOURCE, QuestionMemory
+    from bot.memory import QuestionMemory
 
     law = "中华人民共和国民法典"
     entries = [{"q": "朋友借钱不还怎么办", "articles": [[law, 1, 0]], "source": "legal_questions"},
-               {"q": "借钱没说利息能要利息吗", "articles": [[law, 2, 0]], "source": COVERAGE_SOURCE}]
+               {"q": "借钱没说利息能要利息吗", "articles": [[law, 2, 0]], "source": "article_questions"}]
     vectors = np.array([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32)
     memory = QuestionMemory(entries, vectors, {})
     votes = memory.votes(np.array([0.9, 0.436], dtype=np.float32))
@@ -132,3 +132,27 @@ def test_deeper_neighbours_propose_candidates_without_voting():
     assert set(votes.article) == {(law, i, 0) for i in range(NEIGHBOURS)}
     assert votes.proposed == [(law, i, 0) for i in range(count)]
     assert QuestionMemory(entries, vectors, {}).votes(query).proposed == [(law, i, 0) for i in range(NEIGHBOURS)]
+
+
+def test_a_question_can_name_a_passage_of_a_document_that_is_not_a_statute():
+    """Questions written for the articles' passages ("passages": [[doc_id, quote]]) resolve to the passage that
+    holds the quote, whatever the document's splitting, and vote for it as coverage questions vote for articles."""
+    from bot.memory import QuestionMemory, resolve
+
+    def paragraph(ordinal: int, text: str) -> Passage:
+        return Passage(id=f"guide:{ordinal}", doc_id="guide", title="指南", section="分期", text=text, start=0,
+                       end=len(text), source="guide.txt")
+
+    passages = [paragraph(0, "催收人員上門前，通常會先打電話聯繫。"), paragraph(1, "申請分期時，需要提供收入證明與逾期原因。"),
+                article(1, "第一章")]
+    entries = resolve([{"q": "分期要准备什么材料", "passages": [["guide", "需要提供收入证明"]], "source": "passage_questions"},
+                       {"q": "别的文件", "passages": [["other", "需要提供收入证明"]], "source": "passage_questions"}],
+                      passages)
+    assert [e["articles"] for e in entries] == [[["doc:guide", -1, 1]]]  # Simplified quote, Traditional text
+    memory = QuestionMemory(entries, np.array([[1.0, 0.0]], dtype=np.float32), {p.memory_key: p.section for p in passages})
+    votes = memory.votes(np.array([1.0, 0.0], dtype=np.float32))
+    assert votes.prior == {}  # written for the passage: coverage, not popularity
+    f = rerank.feature_matrix(passages, np.arange(3), np.array([0.5, 0.5, 0.5]), np.zeros(3),
+                              np.arange(3, dtype=np.float32), votes)
+    assert f[1, column("coverage_vote")] > 0 and f[0, column("coverage_vote")] == 0 == f[2, column("coverage_vote")]
+    assert f[0, column("law_vote")] == f[1, column("law_vote")] == 1.0  # the document speaks as a law would
