@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.language import normalize_for_match
+from bot.lexical import LexicalIndex, tokenize
 from bot.statutes import normalize_title, parse_chinese_numeral
 from bot.types import Passage
 
@@ -178,6 +179,8 @@ class Votes:
     prior: dict[tuple, int]  # article key -> how many remembered questions name it (coverage questions aside)
     coverage: dict[tuple, float] = field(default_factory=dict)  # article key -> weight of coverage neighbours
     proposed: list[tuple] = field(default_factory=list)  # articles of the nearest `proposers` questions, nearest first
+    # article key -> BM25 of the best of the NEIGHBOURS lexically nearest questions naming it, / the best of all
+    lexical: dict[tuple, float] = field(default_factory=dict)
 
 
 class QuestionMemory:
@@ -205,6 +208,7 @@ class QuestionMemory:
             for k in keys:
                 self._rows_of_key.setdefault(k, []).append(i)
         self._excluded_rows: list[int] = []
+        self._lexical: LexicalIndex | None = None  # BM25 over the remembered questions, built at the first vote
 
     def knows_word(self, word: str) -> bool:
         """Whether people used `word` in a remembered question that the documents answer: an everyday word of
@@ -283,9 +287,34 @@ class QuestionMemory:
             law[first[0]] = law.get(first[0], 0.0) + weight
             ch = (first[0], self.chapter_of.get(first, ""))
             chapter[ch] = chapter.get(ch, 0.0) + weight
+        lexical = self._lexical_votes(query_text) if query_text else {}
+        proposed.update(dict.fromkeys(lexical))
         total = total or 1.0
         return Votes(article, article_max, {k: v / total for k, v in law.items()},
-                     {k: v / total for k, v in chapter.items()}, prior, coverage, list(proposed))
+                     {k: v / total for k, v in chapter.items()}, prior, coverage, list(proposed), lexical)
+
+    def _lexical_votes(self, query_text: str) -> dict[tuple, float]:
+        """The articles of the NEIGHBOURS questions sharing the most (BM25-weighted) words with the query, each
+        with its best question's score relative to the best of all: doc2query's lexical side. A remembered
+        question says in everyday words what the statute says in legal ones (催收 打电话 单位 vs 泄露 个人信息)."""
+        if self._lexical is None:
+            self._lexical = LexicalIndex([tokenize(e["q"]) for e in self.entries])
+        scores = self._lexical.scores(tokenize(query_text))
+        skip = self._excluded_rows + self._rows_of_text.get(query_text, [])
+        if skip:
+            scores[skip] = 0.0
+        best = float(scores.max()) if len(scores) else 0.0
+        if best <= 0:
+            return {}
+        count = min(NEIGHBOURS, len(scores))
+        top = np.argpartition(-scores, count - 1)[:count]
+        out: dict[tuple, float] = {}
+        for i in top[np.argsort(-scores[top], kind="stable")]:
+            if scores[i] <= 0:
+                break
+            for k in self.keys[i]:
+                out[k] = max(out.get(k, 0.0), float(scores[i]) / best)
+        return out
 
 
 def _cosines(vectors: np.ndarray, query_vector: np.ndarray) -> np.ndarray:

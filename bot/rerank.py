@@ -23,6 +23,8 @@ Features of a candidate passage (one row of the matrix, in FEATURES order):
     length         log(1 + characters of the passage): long articles match many words without being about them
     coverage_vote  as vote, of the neighbours among the coverage questions (bot.memory.COVERAGE_SOURCES: written
                    for every article, so they speak for articles nobody asked about, but not for popularity)
+    question_bm25  BM25 of the best remembered question naming the article among the 10 that share the most words
+                   with the question, / the best of all (0 if none): the memory's lexical side, everyday words
 
 The group features let a nonlinear model tell the article that answers from its neighbours in the right
 chapter, which is where the linear model's misses were (README, "How it answers").
@@ -41,7 +43,7 @@ from bot.types import Passage
 
 RERANKER_PATH = Path(__file__).resolve().parent / "data" / "reranker.json"
 FEATURES = ("dense", "bm25", "rank", "vote", "vote_max", "prior", "retrieved", "law_vote", "chapter_vote",
-            "law_best", "chapter_best", "dense_z", "length", "coverage_vote")
+            "law_best", "chapter_best", "dense_z", "length", "coverage_vote", "question_bm25")
 UNRANKED = 150  # the rank given to a passage that only the memory proposed
 
 
@@ -64,6 +66,7 @@ def feature_matrix(passages: list[Passage], rows: np.ndarray, dense: np.ndarray,
         out[i, 7] = votes.law.get(key[0], 0.0)
         out[i, 8] = votes.chapter.get((key[0], p.section), 0.0)
         out[i, 13] = np.log1p(10.0 * votes.coverage.get(key, 0.0))
+        out[i, 14] = votes.lexical.get(key, 0.0)
         out[i, 6] = float(ranks[i] < UNRANKED)
         out[i, 12] = np.log1p(len(p.text))
         law_of.append(p.law_key or p.doc_id)

@@ -156,3 +156,23 @@ def test_a_question_can_name_a_passage_of_a_document_that_is_not_a_statute():
                               np.arange(3, dtype=np.float32), votes)
     assert f[1, column("coverage_vote")] > 0 and f[0, column("coverage_vote")] == 0 == f[2, column("coverage_vote")]
     assert f[0, column("law_vote")] == f[1, column("law_vote")] == 1.0  # the document speaks as a law would
+
+
+def test_remembered_questions_sharing_the_questions_words_score_and_propose_their_articles():
+    """The memory's lexical side: the articles of the questions with the most (BM25-weighted) words in common
+    with the question get `question_bm25` and become candidates, whatever the embedding says."""
+    from bot.memory import QuestionMemory
+
+    law = "中华人民共和国民法典"
+    entries = [{"q": "催收天天打电话到我单位找领导", "articles": [[law, 1, 0]], "source": "article_questions"},
+               {"q": "借钱不还会不会坐牢", "articles": [[law, 2, 0]], "source": "legal_questions"}]
+    vectors = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)  # both far from the query's vector
+    memory = QuestionMemory(entries, vectors, {})
+    votes = memory.votes(np.array([1.0, 0.0], dtype=np.float32), "催收打电话到单位，领导都知道了")
+    assert votes.lexical == {(law, 1, 0): 1.0}
+    assert (law, 1, 0) in votes.proposed
+    f = rerank.feature_matrix([article(1, "第一章"), article(2, "第一章")], np.arange(2), np.array([0.5, 0.5]),
+                              np.zeros(2), np.arange(2, dtype=np.float32), votes)
+    assert f[0, column("question_bm25")] == 1.0 and f[1, column("question_bm25")] == 0.0
+    memory.exclude(["催收天天打电话到我单位找领导"])  # a held-out question never speaks for itself
+    assert memory.votes(np.array([1.0, 0.0], dtype=np.float32), "催收打电话到单位，领导都知道了").lexical == {}
