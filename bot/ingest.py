@@ -35,7 +35,8 @@ from bot.clean import clean
 from bot.errors import BotError, IndexNotReady
 from bot.crosslingual import GLOSSARY_PATH, build_lexicon
 from bot.embedding_cache import EmbeddingCache
-from bot.embeddings import EmbeddingBackend, expected_model_id, load_embeddings
+from bot.embeddings import EmbeddingBackend, SimplifiedScriptEmbeddings, expected_model_id, load_embeddings
+from bot.language import to_simplified
 from bot.lexical import tokenize
 from bot.passages import mark_versions_in_force, split_passages, statute_passages
 from bot.statutes import is_statute
@@ -249,6 +250,11 @@ def ingest(
     # Vectors can be reused only when they come from the model that would embed now.
     current_model = embeddings.model_id if embeddings else expected_model_id(settings)
     reusable = previous is not None and previous.model_id == current_model and not rebuild
+    # The same model, reading Chinese as written (embed_script "as_written", or an index built before the
+    # setting existed): a passage that Simplified conversion leaves unchanged was read exactly as it would be
+    # now, so its vector carries over (the national corpus: 9 of 70,332 passages change).
+    carry_from = previous if (previous is not None and not rebuild and
+                              current_model == previous.model_id + SimplifiedScriptEmbeddings.SUFFIX) else None
     # `ingest PATH`: indexed documents that the named paths do not cover are kept as they are.
     kept: set[str] = set()
     if named and not exactly:
@@ -373,7 +379,10 @@ def ingest(
     vocabulary = {t for toks in tokens for t in toks}
     with ThreadPoolExecutor(max_workers=1) as pool:
         lexicon = pool.submit(build_lexicon, vocabulary)
-        embed_seconds = _embed(matrix, passages, to_embed, embeddings, settings, progress)
+        carried = _carried_vectors(carry_from, {d for d, w in wanted.items()
+                                                if old_docs.get(d, {}).get("sha256") == w.sha256},
+                                   settings, embeddings.model_id) if carry_from is not None and to_embed else {}
+        embed_seconds = _embed(matrix, passages, to_embed, embeddings, settings, progress, carried)
         lexicon = lexicon.result()
 
     manifest = {
@@ -512,8 +521,25 @@ def _question_memory(passages: list[Passage], previous, embeddings: EmbeddingBac
     return entries, vectors.astype(np.float32)
 
 
+def _carried_vectors(previous, same_documents: set[str], settings: Settings, model_id: str) -> dict[str, np.ndarray]:
+    """Vectors of `previous` (built by the same model reading Chinese as written) that reading in Simplified
+    would not change, by embedding-cache key: passages of documents whose bytes and pipeline are unchanged,
+    whose embedded text Simplified conversion leaves as it is."""
+    cache = EmbeddingCache(settings.index_dir, model_id)
+    rows, texts = [], []
+    for row, passage in enumerate(previous.passages):
+        if passage.doc_id in same_documents:
+            text = _embedding_text(passage, settings)
+            if to_simplified(text) == text:
+                rows.append(row)
+                texts.append(text)
+    if not rows:
+        return {}
+    return {cache.key(text): vector for text, vector in zip(texts, previous.vectors_of(rows))}
+
+
 def _embed(matrix: np.ndarray, passages: list[Passage], to_embed: list[int], embeddings: EmbeddingBackend,
-           settings: Settings, progress: bool) -> float:
+           settings: Settings, progress: bool, carried: dict[str, np.ndarray] | None = None) -> float:
     """Fill the rows `to_embed` of `matrix` in batches; returns the seconds spent.
 
     Vectors a killed earlier run already computed come from the embedding cache (bot.embedding_cache); new
@@ -524,6 +550,7 @@ def _embed(matrix: np.ndarray, passages: list[Passage], to_embed: list[int], emb
     texts = {r: _embedding_text(passages[r], settings) for r in to_embed}
     keys = {r: cache.key(texts[r]) for r in to_embed}
     cached = cache.load() if to_embed else {}
+    cached.update(carried or {})
     missing = []
     for r in to_embed:
         vector = cached.get(keys[r])

@@ -64,3 +64,30 @@ def test_a_damaged_shard_is_ignored_not_fatal(tmp_path):
     cache.append(["c"], np.ones((1, 4), dtype=np.float32))
     (cache.path / "000001.npy").write_bytes(b"garbage")
     assert set(EmbeddingCache(tmp_path, "m").load()) == {"a", "b"}
+
+
+def test_an_index_read_as_written_keeps_every_vector_that_reading_in_simplified_would_not_change(tmp_path):
+    """Upgrading an index built before the model read Chinese in Simplified (or with embed_script="as_written")
+    re-embeds only the passages that conversion changes: a large Simplified law corpus is not embedded again."""
+    from bot.embeddings import SimplifiedScriptEmbeddings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "simplified.md").write_text("# 规定\n\n催收人员不得在夜间打电话。\n\n借款人可以申请分期还款。\n", encoding="utf-8")
+    (docs / "traditional.md").write_text("# 規定\n\n催收人員不得騷擾家人。\n", encoding="utf-8")
+    settings = Settings(docs_dir=docs, index_dir=tmp_path / "index", question_memory=False)
+    as_written = FakeEmbeddings()
+    ingest(settings, embeddings=as_written)
+    before = index_store.load(settings.index_dir)
+
+    inner = FakeEmbeddings()
+    report = ingest(settings, embeddings=SimplifiedScriptEmbeddings(inner))
+    assert inner.embedded == ["催收人员不得骚扰家人。"]  # the Traditional passage only, read in Simplified
+    after = index_store.load(settings.index_dir)
+    assert after.model_id == "fake:hashed-text+zh-Hans" and report.passages == 3
+    old = {p.text: before.vectors_of([i])[0] for i, p in enumerate(before.passages)}
+    for i, p in enumerate(after.passages):
+        fresh = inner._vector(p.text.replace("人員", "人员").replace("騷擾", "骚扰"))
+        assert np.allclose(after.vectors_of([i])[0], fresh)  # what a full re-embedding would have stored
+        if "規定" not in p.text and "人員" not in p.text:
+            assert np.allclose(after.vectors_of([i])[0], old[p.text])
