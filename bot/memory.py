@@ -14,7 +14,8 @@ Four files ship (QUESTION_FILES), one schema:
                               pack's borrower-relevant articles ("doc2query" by hand; bot/data/README.md says how,
                               and that no evaluation question was seen while writing them). They carry "lang".
     article_questions.jsonl   doc2query for every article of the pack: plain, back-story, consultation-style and
-                              other-party questions in Simplified Chinese, written from each article's text, so
+                              other-party questions in Simplified Chinese, and everyday English and Taiwan/HK
+                              Traditional ones, written from each article's text, so
                               an article nobody has asked about yet still has questions near the ones people ask.
     passage_questions.jsonl   the same for the passages of the five articles shipped in docs/ (not statutes):
                               {"q", "passages": [[doc_id, quote]]}; a quote names the passage that holds it, so a
