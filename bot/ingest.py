@@ -505,7 +505,7 @@ def _question_memory(passages: list[Passage], previous, embeddings: EmbeddingBac
     known: dict[str, np.ndarray] = {}
     if previous is not None and previous.memory_vectors is not None and previous.model_id == embeddings.model_id:
         known = {m["q"]: v for m, v in zip(previous.memory, previous.memory_vectors)}
-    if any(e["q"] not in known for e in entries):  # the shipped file (11 MB) is read only when it can help
+    if any(e["q"] not in known for e in entries):  # the shipped file (17 MB) is read only when it can help
         shipped = memory_module.shipped_vectors()
         for e in entries:
             if e["q"] not in known:

@@ -55,8 +55,10 @@ SHIPPED_VECTORS = (_DATA / "question_vectors.npy", _DATA / "question_vectors.key
 # in no article's popularity (prior).
 COVERAGE_SOURCES = frozenset({"article_questions", "passage_questions"})
 _SCHEMA = b"source-v2"  # what resolve() stores; in the fingerprint, so a new schema re-resolves the memory
-NEIGHBOURS = 10  # remembered questions that vote (5-fold on the fit data, benchmarks/fit_reranker.py: 6, 10, 14, 20, 30
-# neighbours gave STARD success@5 0.824, 0.843, 0.830, 0.832, 0.835 with the 15,000-question memory)
+# Remembered questions that vote (5-fold on the fit data, benchmarks/fit_reranker.py, STARD success@5): 6, 10, 14,
+# 20, 30 neighbours gave 0.824, 0.843, 0.830, 0.832, 0.835 with the 15,000-question memory; 7, 10, 14, 20 gave
+# 0.834, 0.842, 0.833, 0.824 with the 22,000-question one (three languages, the five articles' passages).
+NEIGHBOURS = 10
 TEMPERATURE = 0.05  # a neighbour's vote: exp((cosine - 1) / TEMPERATURE); 0.95 -> 0.37, 0.90 -> 0.14
 _ARTICLE_NAME = re.compile(r"^(?P<law>.+?)第(?P<num>[零〇一二三四五六七八九十百千万两0-9]+)条(?:之(?P<suffix>[一二三四五六七八九十]+))?$")
 _PRC = "中华人民共和国"
