@@ -4,9 +4,10 @@
         [--questions ../shared/eval/stard_train_pack.jsonl] [--fit benchmarks/fit_questions/answerability_fit.jsonl]
 
 DIR: an index of docs/ as shipped (statutes + question memory). Rows: STARD's `fit` split (answerable; its
-`holdout` questions are left out of the memory, and each question out of its own support), and every row of
+`holdout` questions are left out of the memory, and each question out of its own support), every row of
 the --fit files (answerable and unanswerable borrowers' questions written for fitting; no evaluation set is
-read). Inputs: the question's embedding and the gate's signals (bot.answerability.SCALARS), standardised.
+read), and the memory's borrowers' questions (--memory-rows; answerable, each with its writer's questions for
+the same articles left out of the memory). Inputs: the question's embedding and the gate's signals (bot.answerability.SCALARS), standardised.
 
 Script and language must not predict the answer: the fit data has more unanswerable rows in Traditional
 Chinese and English than in Simplified (STARD is Simplified and all answerable), and a model fitted on it as is
@@ -45,6 +46,8 @@ def main() -> int:
     ap.add_argument("--index", required=True)
     ap.add_argument("--questions", default=str(ROOT.parent / "shared" / "eval" / "stard_train_pack.jsonl"))
     ap.add_argument("--fit", action="append", default=[], help="fit-only question files (all rows)")
+    ap.add_argument("--memory-rows", default=str(ROOT / "bot" / "data" / "borrower_questions.jsonl"),
+                    help="remembered borrowers' questions that also enter as answerable rows ('' for none)")
     ap.add_argument("--max-false", type=float, default=0.02, help="out-of-fold false-abstention share allowed")
     ap.add_argument("--out", default=str(MODEL_PATH))
     ap.add_argument("--weights", choices=("cells", "balanced"), default="cells",
@@ -63,23 +66,42 @@ def main() -> int:
         print("error: the index has no statutes or no question memory", file=sys.stderr)
         return 2
     stard = load_questions(Path(args.questions))
-    assistant.exclude_from_memory(r["q"] for r in stard if split_of(r["id"]) != "fit")
+    held_out = [r["q"] for r in stard if split_of(r["id"]) != "fit"]
+    assistant.exclude_from_memory(held_out)
     rows = [r for r in stard if split_of(r["id"]) == "fit"] + [r for p in args.fit for r in load_questions(Path(p))]
+    # The memory's borrowers' questions are answerable by construction, in the three languages and on every topic
+    # a borrower asks about. Without them the answerable side had no question on, say, the interest cap, while
+    # the unanswerable side had many on other countries' and lenders' rates, and the embedding weights learned
+    # to decline "利息超过多少不受法律保护". Each enters with every question its writer wrote for the same
+    # articles (its versions in the other languages) left out of the memory, as a new question would meet it.
+    siblings: dict[tuple, list[str]] = {}
+    memory_rows = load_questions(Path(args.memory_rows)) if args.memory_rows else []
+    for r in memory_rows:
+        siblings.setdefault(tuple(r["articles"]), []).append(r["q"])
 
-    # Each Chinese row in both scripts; `groups` keeps a row and its twin in one fold.
-    texts, groups = [], []
+    # Each Chinese row in both scripts (not the memory's rows: they come in three languages already, and a twin
+    # would meet its original in the memory). The fold group keeps a row and its twin (a memory row and its
+    # siblings) in one fold.
+    texts: list[tuple[str, bool, tuple, str]] = []  # (text, answerable, questions left out of the memory, group)
     for i, r in enumerate(rows):
-        texts.append((r["q"], not r.get("unanswerable")))
-        groups.append(i)
+        texts.append((r["q"], not r.get("unanswerable"), (), f"row{i}"))
         language = detect(r["q"])
         if language != "en":
             twin = to_traditional(r["q"]) if language == "zh-Hans" else to_simplified(r["q"])
             if twin != r["q"]:
-                texts.append((twin, not r.get("unanswerable")))
-                groups.append(i)
+                texts.append((twin, not r.get("unanswerable"), (), f"row{i}"))
+    for r in memory_rows:
+        texts.append((r["q"], True, tuple(siblings[tuple(r["articles"])]), f"memory{r['articles']}"))
+    texts.sort(key=lambda t: t[2])  # rows that leave the same questions out, together: one exclusion each
+    group_ids: dict[str, int] = {}
+    groups = [group_ids.setdefault(t[3], len(group_ids)) for t in texts]
     vectors, evidence, answerable, hard_declined, languages = [], [], [], [], []
     gate = assistant.gate
-    for text, is_answerable in texts:
+    left_out: tuple = ()
+    for text, is_answerable, leave_out, _ in texts:
+        if leave_out != left_out:
+            assistant.exclude_from_memory([*held_out, *leave_out])
+            left_out = leave_out
         query = assistant.query(text)
         languages.append(query.language)
         hits, vector = assistant.retriever.retrieve_with_vector(query, assistant.settings.top_k)
@@ -141,7 +163,10 @@ def main() -> int:
         "bias": round(bias, 6),
         "threshold": round(threshold, 6),
         "fitted_on": f"{Path(args.questions).name} split fit + " + " + ".join(Path(p).name for p in args.fit)
-                     + f" with every Chinese row in both scripts ({len(y)} rows, {int(y.sum())} answerable); logistic"
+                     + f" with every Chinese row in both scripts"
+                     + (f" + {Path(args.memory_rows).name} (answerable, its writer's versions for the same articles"
+                        " left out of the memory)" if args.memory_rows else "")
+                     + f" ({len(y)} rows, {int(y.sum())} answerable); logistic"
                      f" regression C={c} (5-fold CV grouped by source row), equal weight per"
                      f" {'(language, answerable)' if args.weights == 'cells' else 'answerable class'};"
                      f" threshold: out-of-fold false abstentions <= {args.max_false}",

@@ -61,6 +61,13 @@ def test_only_the_newest_version_of_a_law_is_in_force(law_assistant):
 def test_a_question_that_names_an_article_gets_that_article_first(law_assistant, question):
     top = law_assistant.search(question, 3)[0].passage
     assert (top.article_no, top.article_suffix) == (1033, 0) and top.law == "中华人民共和国民法典"
+    answer = law_assistant.ask(question)  # and is answered from it, never declined for having few words
+    assert not answer.abstained and answer.citations[0].article == "第一千零三十三条"
+
+
+def test_an_article_the_index_does_not_hold_is_not_answered_as_if_it_did(law_assistant):
+    answer = law_assistant.ask("民法典第五千条")
+    assert answer.abstained or all(c.article != "第五千条" for c in answer.citations)
 
 
 def test_a_superseded_version_never_ranks_above_the_version_in_force(law_assistant):
@@ -112,10 +119,24 @@ def test_the_gate_declines_unseen_questions_nothing_covers(law_assistant, questi
     "called me a scammer. they can't just do that can they??",
     "催收的把我欠款截图发到我小区业主群里了，还说我是骗子，我能告他们侵犯隐私吗",
     "網貸公司把我的個資給了第三方討債公司，我完全沒同意過，這樣合法嗎？",
+    # Interest caps: other countries' and lenders' rates are among the unanswerable fit rows; these are answered.
+    "借钱利息最高能收多少",
+    "利息超过LPR四倍还要还吗",
 ])
 def test_the_learned_gate_answers_borrowers_questions_the_law_covers(law_assistant, question):
     assert law_assistant.gate.model is not None  # the shipped model applies to this index
     assert not law_assistant.ask(question).abstained
+
+
+def test_a_quantity_the_law_states_as_a_multiple_is_a_quantity_stated():
+    """"How much interest is too much?" is answered by "four times the LPR" (四倍): a multiple states a quantity,
+    as digits or days do, so the question does not count as asking for a number that no passage gives."""
+    from bot.evidence import _STATES_QUANTITY
+
+    for stated in ("不超过一年期贷款市场报价利率四倍", "保证期间为六个月", "三分之二以上", "十五日内", "24%"):
+        assert _STATES_QUANTITY.search(stated), stated
+    for unstated in ("禁止高利放贷，借款的利率不得违反国家有关规定。", "催收人员不得骚扰借款人"):
+        assert not _STATES_QUANTITY.search(unstated), unstated
 
 
 @pytest.mark.parametrize("question", [
