@@ -151,6 +151,11 @@ class ArticleRef:
         """第二百九十三条之一"""
         return article_label(self.number, self.suffix)
 
+    def names(self, passage) -> bool:
+        """Whether `passage` (a bot.types.Passage) is this article: its number, and its law when one is named."""
+        return (passage.kind == "article" and (passage.article_no, passage.article_suffix) == (self.number, self.suffix)
+                and (not self.law or law_matches(self.law, passage.law)))
+
 
 def article_label(number: int, suffix: int = 0) -> str:
     """(293, 1) -> 第二百九十三条之一"""

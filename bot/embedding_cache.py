@@ -24,6 +24,12 @@ import numpy as np
 CACHE_DIR = ".embedding-cache"
 
 
+def text_key(model_id: str, text: str) -> str:
+    """A vector is known by the model that embedded it and the exact text (also the question memory's shipped
+    vectors, bot.memory)."""
+    return hashlib.sha256(f"{model_id}\0{text}".encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
 class EmbeddingCache:
     def __init__(self, index_dir: Path, model_id: str) -> None:
         self.path = Path(index_dir) / CACHE_DIR
@@ -31,7 +37,7 @@ class EmbeddingCache:
         self._next = 0
 
     def key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.model_id}\0{text}".encode("utf-8", "backslashreplace")).hexdigest()[:32]
+        return text_key(self.model_id, text)
 
     def load(self) -> dict[str, np.ndarray]:
         """Every complete shard's vectors by key (damaged or partial shards are ignored)."""

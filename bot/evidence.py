@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.answerability import AnswerabilityModel, Evidence
-from bot.citation import law_matches
 from bot.corpus import Corpus
 from bot.crosslingual import STOP_WORDS
 from bot.lexical import general_frequency, has_word, tag
@@ -181,7 +180,4 @@ class EvidenceGate:
 def _names_first_hit(query: Query, hits: Sequence[Hit]) -> bool:
     """The question names an article ("民法典1033条", "Article 1033 of the Civil Code") and retrieval put that
     article of that law first (bot.retrieve does, when the index holds it)."""
-    ref = query.article
-    top = hits[0].passage
-    return (ref is not None and top.kind == "article" and (top.article_no, top.article_suffix) == (ref.number, ref.suffix)
-            and (not ref.law or law_matches(ref.law, top.law)))
+    return query.article is not None and query.article.names(hits[0].passage)

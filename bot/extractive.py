@@ -165,13 +165,9 @@ def _is_fragment(sentence: str) -> bool:
 
 def _named_article(query: Query, hits: Sequence[Hit]) -> tuple | None:
     """The article key of the first hit when it is the article the question names ("民法典1033条")."""
-    ref = query.article
-    if ref is None or not hits:
+    if query.article is None or not hits or not query.article.names(hits[0].passage):
         return None
-    top = hits[0].passage
-    if top.kind == "article" and (top.article_no, top.article_suffix) == (ref.number, ref.suffix):
-        return top.article_key
-    return None
+    return hits[0].passage.article_key
 
 
 def _already_said(sentence: str, query: Query) -> bool:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.embedding_cache import text_key
 from bot.language import normalize_for_match
 from bot.lexical import LexicalIndex, tokenize
 from bot.statutes import normalize_title, parse_chinese_numeral
@@ -91,7 +92,7 @@ def fingerprint(paths: Sequence[Path] = QUESTION_FILES) -> str:
 
 def vector_key(model_id: str, question: str) -> str:
     """A remembered question's vector is known by the model that embedded it and the exact text."""
-    return hashlib.sha256(f"{model_id}\0{question}".encode("utf-8", "backslashreplace")).hexdigest()[:32]
+    return text_key(model_id, question)
 
 
 def shipped_vectors(files: Sequence[Path] = SHIPPED_VECTORS) -> dict[str, np.ndarray]:
@@ -237,13 +238,17 @@ class QuestionMemory:
                 for k in keys:
                     self.prior[k] = self.prior.get(k, 0) + 1
 
+    def _skipped_rows(self, query_text: str) -> list[int]:
+        """Rows that never speak for a query: the questions left out, and the query's own text."""
+        return self._excluded_rows + self._rows_of_text.get(query_text, [])
+
     def support(self, query_vector: np.ndarray, article_keys: Iterable[tuple], query_text: str = "") -> tuple[float, float]:
         """How close the question is to answered ones: the best cosine of any remembered question, and of one
         naming one of `article_keys` (0 when none). Evidence for the answerability model (bot.answerability)."""
         if not self.entries:
             return 0.0, 0.0
         sims = _cosines(self.vectors, query_vector)
-        skip = self._excluded_rows + self._rows_of_text.get(query_text, [])
+        skip = self._skipped_rows(query_text)
         if skip:
             sims[skip] = -1.0
         rows = [i for k in set(article_keys) for i in self._rows_of_key.get(k, [])]
@@ -253,7 +258,7 @@ class QuestionMemory:
         sims = _cosines(self.vectors, query_vector)
         # Only the nearest rows are read: enough for the proposers after skipping left-out questions and the
         # question itself (a full sort of a 15,000-question memory costs a millisecond per question).
-        wanted = self.proposers + len(self._excluded_rows) + len(self._rows_of_text.get(query_text, []))
+        wanted = self.proposers + len(self._skipped_rows(query_text))
         if wanted < len(sims):
             top = np.argpartition(-sims, wanted - 1)[:wanted]
             order = top[np.argsort(-sims[top], kind="stable")]
@@ -303,7 +308,7 @@ class QuestionMemory:
         if self._lexical is None:
             self._lexical = LexicalIndex([tokenize(e["q"]) for e in self.entries])
         scores = self._lexical.scores(tokenize(query_text))
-        skip = self._excluded_rows + self._rows_of_text.get(query_text, [])
+        skip = self._skipped_rows(query_text)
         if skip:
             scores[skip] = 0.0
         best = float(scores.max()) if len(scores) else 0.0

@@ -47,7 +47,7 @@ class Passage(BaseModel):
         """What a remembered question names (bot.memory): the article for a statute (all its parts), else this
         passage: ("doc:" + doc_id, -1, its ordinal). The first member groups keys as a law groups articles."""
         if self.kind == "article":
-            return (self.law_key, self.article_no, self.article_suffix)
+            return self.article_key
         ordinal = self.id.rsplit(":", 1)[-1]
         return ("doc:" + self.doc_id, -1, int(ordinal) if ordinal.isdigit() else -1)
 
