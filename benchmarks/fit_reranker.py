@@ -59,7 +59,7 @@ def main() -> int:
                     help="borrowers' fit questions ('' for none)")
     ap.add_argument("--out", default=str(RERANKER_PATH))
     ap.add_argument("--model", choices=("sum", "trees", "linear"), default="sum")
-    ap.add_argument("--borrower-weight", type=float, default=1.0,
+    ap.add_argument("--borrower-weight", type=float, default=2.0,
                     help="trees: weight of a borrowers' question relative to a STARD one")
     ap.add_argument("--C", type=float, default=1.0, help="linear: inverse regularisation strength")
     args = ap.parse_args()
