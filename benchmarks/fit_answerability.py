@@ -55,7 +55,9 @@ def main() -> int:
     ap.add_argument("--fit", action="append", default=[], help="fit-only question files (all rows)")
     ap.add_argument("--memory-rows", default=str(ROOT / "bot" / "data" / "borrower_questions.jsonl"),
                     help="remembered borrowers' questions that also enter as answerable rows ('' for none)")
-    ap.add_argument("--max-false", type=float, default=0.02, help="out-of-fold false-abstention share allowed")
+    # 1%, not 2%: with 2% out of fold, the STARD holdout's false abstentions came out at 2.0-4.0% in every
+    # refit (4 to 8 of 198); the out-of-fold estimate is optimistic, and a refused answerable question is a harm.
+    ap.add_argument("--max-false", type=float, default=0.01, help="out-of-fold false-abstention share allowed")
     ap.add_argument("--out", default=str(MODEL_PATH))
     ap.add_argument("--embedding-scales", default="1,0.5",
                     help="scales of the standardised embedding columns tried (comma-separated); 1 = one penalty")

@@ -47,7 +47,7 @@ from bot.settings import get_settings  # noqa: E402
 # +1: the score may only rise with the feature. 0: free (length describes, it is not evidence).
 MONOTONE = {"dense": 1, "bm25": 1, "rank": 1, "vote": 1, "vote_max": 1, "prior": 1, "retrieved": 0, "law_vote": 1,
             "chapter_vote": 1, "law_best": 1, "chapter_best": 1, "dense_z": 1, "length": 0, "coverage_vote": 1,
-            "question_bm25": 1}
+            "question_bm25": 1, "expanded_bm25": 1, "profile_cosine": 1, "profile_z": 1}
 TREES = dict(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, random_state=0)
 
 

@@ -68,7 +68,11 @@ class Assistant:
         memory = None
         if settings.question_memory and stored.memory:
             chapter_of = {p.memory_key: p.section for p in stored.passages}
-            memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of, settings.memory_proposers)
+            text_of: dict[tuple, str] = {}
+            for p in stored.passages:  # an article's parts, in order
+                text_of[p.memory_key] = text_of.get(p.memory_key, "") + p.text
+            memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of, settings.memory_proposers,
+                                    text_of)
         self.memory = memory
         self.retriever = HybridRetriever(stored, self.corpus, embeddings, settings, memory,
                                          rerank.load() if memory and not settings.fit_reranker else None)

@@ -25,6 +25,10 @@ Features of a candidate passage (one row of the matrix, in FEATURES order):
                    for every article, so they speak for articles nobody asked about, but not for popularity)
     question_bm25  BM25 of the best remembered question naming the article among the 10 that share the most words
                    with the question, / the best of all (0 if none): the memory's lexical side, everyday words
+    expanded_bm25  BM25 of the article's text with all its coverage questions appended, / the best article's
+                   (bot.memory.Profiles; 0 for a passage without coverage questions)
+    profile_cosine cosine between the question and the mean vector of the article's coverage questions
+    profile_z      that cosine as a z-score among the candidates
 
 The group features let a nonlinear model tell the article that answers from its neighbours in the right
 chapter, which is where the linear model's misses were (README, "How it answers").
@@ -43,7 +47,8 @@ from bot.types import Passage
 
 RERANKER_PATH = Path(__file__).resolve().parent / "data" / "reranker.json"
 FEATURES = ("dense", "bm25", "rank", "vote", "vote_max", "prior", "retrieved", "law_vote", "chapter_vote",
-            "law_best", "chapter_best", "dense_z", "length", "coverage_vote", "question_bm25")
+            "law_best", "chapter_best", "dense_z", "length", "coverage_vote", "question_bm25", "expanded_bm25",
+            "profile_cosine", "profile_z")
 UNRANKED = 150  # the rank given to a passage that only the memory proposed
 
 
@@ -67,6 +72,10 @@ def feature_matrix(passages: list[Passage], rows: np.ndarray, dense: np.ndarray,
         out[i, 8] = votes.chapter.get((key[0], p.section), 0.0)
         out[i, 13] = np.log1p(10.0 * votes.coverage.get(key, 0.0))
         out[i, 14] = votes.lexical.get(key, 0.0)
+        profile = votes.profile_row.get(key)
+        if profile is not None:
+            out[i, 15] = votes.expanded[profile]
+            out[i, 16] = votes.centroid[profile]
         out[i, 6] = float(ranks[i] < UNRANKED)
         out[i, 12] = np.log1p(len(p.text))
         law_of.append(p.law_key or p.doc_id)
@@ -80,6 +89,7 @@ def feature_matrix(passages: list[Passage], rows: np.ndarray, dense: np.ndarray,
             np.maximum.at(best, inverse, dense)
             out[:, column] = best[inverse] - dense.max()
         out[:, 11] = (dense - dense.mean()) / (dense.std() + 1e-6)
+        out[:, 17] = (out[:, 16] - out[:, 16].mean()) / (out[:, 16].std() + 1e-6)
     return out
 
 

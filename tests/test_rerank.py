@@ -176,3 +176,33 @@ def test_remembered_questions_sharing_the_questions_words_score_and_propose_thei
     assert f[0, column("question_bm25")] == 1.0 and f[1, column("question_bm25")] == 0.0
     memory.exclude(["催收天天打电话到我单位找领导"])  # a held-out question never speaks for itself
     assert memory.votes(np.array([1.0, 0.0], dtype=np.float32), "催收打电话到单位，领导都知道了").lexical == {}
+
+
+def test_an_articles_profile_is_its_text_with_all_its_coverage_questions():
+    """Each article is also matched as a whole: BM25 over its text with every coverage question written for it
+    (`expanded_bm25`), and the cosine of its questions' mean vector (`profile_cosine`, and `profile_z` among the
+    candidates). Asked questions are no part of a profile (they vote; a profile describes the article), and a
+    question left out of the memory leaves the profile too."""
+    from bot.memory import QuestionMemory
+
+    law = "中华人民共和国民法典"
+    first, second = (law, 1, 0), (law, 2, 0)
+    entries = [{"q": "催收天天打电话到我单位", "articles": [list(first)], "source": "article_questions"},
+               {"q": "催收打爆通讯录怎么办", "articles": [list(first)], "source": "article_questions"},
+               {"q": "催收找我单位领导", "articles": [list(second)], "source": "legal_questions"},
+               {"q": "借条丢了还能起诉吗", "articles": [list(second)], "source": "article_questions"}]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)
+    memory = QuestionMemory(entries, vectors, {}, text_of={first: "不得泄露个人信息", second: "借款合同应当采用书面形式"})
+    votes = memory.votes(np.array([1.0, 0.0], dtype=np.float32), "催收打电话到单位")
+    f = rerank.feature_matrix([article(1, "第一章"), article(2, "第一章"), article(3, "第一章")], np.arange(3),
+                              np.full(3, 0.5), np.zeros(3), np.arange(3, dtype=np.float32), votes)
+    assert f[0, column("expanded_bm25")] == 1.0 and f[1, column("expanded_bm25")] == 0.0  # the asked one is no part
+    assert f[0, column("profile_cosine")] == pytest.approx(np.sqrt(0.5))  # mean of (1, 0) and (0, 1)
+    assert f[1, column("profile_cosine")] == pytest.approx(-1.0)
+    assert f[2, column("expanded_bm25")] == f[2, column("profile_cosine")] == 0.0  # no coverage questions
+    assert f[0, column("profile_z")] > 0 > f[1, column("profile_z")]
+    # Its own words in the article text count too: 泄露 is in no question.
+    assert memory.votes(np.array([1.0, 0.0], dtype=np.float32), "泄露").expanded[votes.profile_row[first]] == 1.0
+    memory.exclude(["催收天天打电话到我单位"])
+    left = memory.votes(np.array([1.0, 0.0], dtype=np.float32), "催收打电话到单位")
+    assert left.centroid[left.profile_row[first]] == pytest.approx(0.0)  # only (0, 1) is left
