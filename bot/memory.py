@@ -112,9 +112,9 @@ def shipped_vectors(files: Sequence[Path] = SHIPPED_VECTORS) -> dict[str, np.nda
 
 
 def write_shipped_vectors(embeddings, questions: Iterable[str], files: Sequence[Path] = SHIPPED_VECTORS,
-                          batch: int = 128) -> int:
+                          batch: int = 128) -> tuple[int, int]:
     """Store the vectors of `questions` (each text once) as the shipped vectors, embedding with `embeddings` those
-    the files do not hold yet; returns how many questions are stored. float16 halves the files; the cosines move by about 1e-3."""
+    the files do not hold yet; returns (questions stored, of them embedded now). float16 halves the files; the cosines move by about 1e-3."""
     texts = list(dict.fromkeys(questions))
     vectors_file, keys_file = files
     known = shipped_vectors(files)  # a question already shipped keeps its vector: only new ones are embedded
@@ -127,7 +127,7 @@ def write_shipped_vectors(embeddings, questions: Iterable[str], files: Sequence[
                else np.zeros((0, 1), dtype=np.float16))
     np.save(vectors_file, vectors, allow_pickle=False)
     keys_file.write_text("".join(vector_key(embeddings.model_id, t) + "\n" for t in texts), encoding="ascii")
-    return len(texts)
+    return len(texts), len(missing)
 
 
 def resolve(questions: Iterable[dict], passages: Sequence[Passage]) -> list[dict]:

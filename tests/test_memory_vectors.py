@@ -40,7 +40,7 @@ class _CountingEmbeddings:
 def test_vectors_round_trip_keyed_by_model_and_text(tmp_path):
     files = (tmp_path / "v.npy", tmp_path / "v.keys")
     embeddings = _CountingEmbeddings()
-    assert memory.write_shipped_vectors(embeddings, ["一", "二二", "一"], files) == 2  # each text once
+    assert memory.write_shipped_vectors(embeddings, ["一", "二二", "一"], files) == (2, 2)  # each text once
     loaded = memory.shipped_vectors(files)
     vector = loaded[memory.vector_key("test:counting", "二二")]
     assert np.allclose(vector, np.array([2.0, 1.0, 0.0]) / np.sqrt(5), atol=1e-3)  # re-normalised after float16
@@ -51,7 +51,7 @@ def test_a_refresh_embeds_only_the_questions_that_have_no_vector_yet(tmp_path):
     files = (tmp_path / "v.npy", tmp_path / "v.keys")
     memory.write_shipped_vectors(_CountingEmbeddings(), ["一", "二二"], files)
     again = _CountingEmbeddings()
-    assert memory.write_shipped_vectors(again, ["二二", "三三三", "一"], files) == 3
+    assert memory.write_shipped_vectors(again, ["二二", "三三三", "一"], files) == (3, 1)  # stored, embedded now
     assert again.embedded == ["三三三"]
     assert len(memory.shipped_vectors(files)) == 3
 
