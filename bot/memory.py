@@ -345,6 +345,7 @@ class QuestionMemory:
                      profiles.row_of, expanded.astype(np.float32), _cosines(profiles.centroids, query_vector))
 
     def question_tokens(self) -> list[list[str]]:
+        """Each remembered question's words (tokenised once, for the lexical votes and the profiles alike)."""
         if self._tokens is None:
             self._tokens = [tokenize(e["q"]) for e in self.entries]
         return self._tokens
