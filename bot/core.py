@@ -67,10 +67,11 @@ class Assistant:
                              lexical=stored.bm25)
         memory = None
         if settings.question_memory and stored.memory:
-            chapter_of = {p.memory_key: p.section for p in stored.passages}
+            chapter_of: dict[tuple, str] = {}
             text_of: dict[tuple, str] = {}
-            for p in stored.passages:  # an article's parts, in order
-                text_of[p.memory_key] = text_of.get(p.memory_key, "") + p.text
+            for p in stored.passages:
+                chapter_of[p.memory_key] = p.section
+                text_of[p.memory_key] = text_of.get(p.memory_key, "") + p.text  # an article's parts, in order
             memory = QuestionMemory(stored.memory, stored.memory_vectors, chapter_of, settings.memory_proposers,
                                     text_of)
         self.memory = memory
