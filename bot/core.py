@@ -64,7 +64,7 @@ class Assistant:
         renderings = Renderings(stored.renderings)
         self.corpus = Corpus(stored.tokens, stored.lexicon, settings.own_words_weight,
                              [renderings.text_of(p.text) for p in stored.passages] if stored.renderings else (),
-                             lexical=stored.bm25)
+                             lexical=stored.bm25, read_cantonese=settings.read_cantonese)
         memory = None
         if settings.question_memory and stored.memory:
             chapter_of: dict[tuple, str] = {}

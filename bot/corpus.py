@@ -12,6 +12,7 @@ import numpy as np
 
 from bot.citation import find_article_ref
 from bot.crosslingual import EnglishExpander, content_lemmas
+from bot import dialect
 from bot.language import detect, to_simplified
 from bot.lexical import LexicalIndex, idf_from_counts, idf_table, tokenize_simplified
 from bot.query import Query
@@ -21,7 +22,8 @@ from bot.types import Language
 
 class Corpus:
     def __init__(self, tokens: Sequence[Sequence[str]] | None, lexicon: dict[str, list[str]], own_words_weight: int = 1,
-                 english_texts: Sequence[str] = (), lexical: LexicalIndex | None = None) -> None:
+                 english_texts: Sequence[str] = (), lexical: LexicalIndex | None = None,
+                 read_cantonese: bool = True) -> None:
         """`lexical`: the BM25 index stored with the index version (StoredIndex.bm25); without it, BM25 is built
         from `tokens` here (seconds on a large corpus). Either way the same vocabulary, IDF and scores."""
         if lexical is not None:
@@ -37,6 +39,7 @@ class Corpus:
         self._expander = EnglishExpander(lexicon)
         self._thesaurus = Thesaurus.load(self._vocabulary)
         self._own_words_weight = own_words_weight
+        self._dialect = dialect.default() if read_cantonese else dialect.NONE
         # The passages' stored English renderings ("" where none), for English questions (bot.renderings).
         self._english = LexicalIndex([content_lemmas(t) for t in english_texts]) if any(english_texts) else None
 
@@ -44,14 +47,16 @@ class Corpus:
     def query(self, text: str, language: Language | None = None) -> Query:
         """The typed Query for `text`: language, Simplified text, words and BM25 terms, computed once."""
         language = language or detect(text)
-        simplified = text if language == "en" else to_simplified(text)
+        simplified = text if language == "en" else self._dialect.to_standard(to_simplified(text))  # written Cantonese, too
         tokens = tokenize_simplified(to_simplified(text) if language == "en" else simplified)
+        standard = simplified if language != "en" and simplified != to_simplified(text) else ""
         return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens),
-                     terms=tuple(self._terms(text, language, simplified, tokens)), article=find_article_ref(text))
+                     terms=tuple(self._terms(text, language, simplified, tokens)), article=find_article_ref(text),
+                     standard=standard)
 
     def terms(self, text: str, language: Language) -> tuple[str, ...]:
         """Only the BM25 terms of `text` (what `query(text).terms` would be), without the rest of a Query."""
-        simplified = text if language == "en" else to_simplified(text)
+        simplified = text if language == "en" else self._dialect.to_standard(to_simplified(text))
         tokens = [] if language == "en" else tokenize_simplified(simplified)
         return tuple(self._terms(text, language, simplified, tokens))
 

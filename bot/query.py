@@ -17,13 +17,19 @@ from bot.types import Language
 class Query:
     text: str  # the question as asked (trimmed, truncated to the configured maximum)
     language: Language
-    simplified: str  # the text in Simplified script (English text unchanged)
+    simplified: str  # the text in Simplified script, written Cantonese in Standard-Chinese words (English unchanged)
     tokens: tuple[str, ...]  # content words of `simplified` (bot.lexical.tokenize), repeats kept
     terms: tuple[str, ...]  # what BM25 looks for: own words + thesaurus words, or the English expansion
     extra_queries: tuple[str, ...] = field(default=())  # e.g. an LLM's Chinese translation of an English question
     article: object | None = None  # an article the question names (bot.citation.ArticleRef), if any
     said: str = ""  # what the assistant already answered in this conversation: a follow-up is not answered again
     focus: tuple[str, ...] = ()  # a follow-up's own BM25 terms ("and at night?" -> 晚上...): quotes must bear on them
+    standard: str = ""  # a written-Cantonese question in Standard Chinese (bot.dialect), "" when it needed no rewriting
+
+    @property
+    def dense_text(self) -> str:
+        """What the embedding model reads: the question as asked, or its Standard-Chinese form."""
+        return self.standard or self.text
 
     def with_extra_queries(self, extra: tuple[str, ...] | list[str]) -> Query:
         return replace(self, extra_queries=tuple(extra))

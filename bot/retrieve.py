@@ -88,7 +88,7 @@ class HybridRetriever:
         if not self.passages:
             return [], None
         n = len(self.passages)
-        dense_queries = [query.text, *query.extra_queries]
+        dense_queries = [query.dense_text, *query.extra_queries]
         lexical_queries = [list(query.terms), *(tokenize(q) for q in query.extra_queries)]
 
         # Dense: the vector index proposes candidates; exact cosines for every candidate come from the matrix.

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     # Nearest remembered questions whose articles become candidates (bot.memory; the nearest NEIGHBOURS vote).
     memory_proposers: int = 100
     own_words_weight: int = 1  # BM25 weight of a Chinese question's own words vs its thesaurus words (2 measured worse on dev)
+    read_cantonese: bool = True  # read written Cantonese in Standard-Chinese words (bot/dialect.py); false = as typed
     # Where retrieval gets its candidates (bot/vectorstore.py): "faiss" = the local index alone; "milvus" = dense
     # and BM25 candidates from Milvus at milvus_uri: a file path ending in .db (embedded Milvus Lite, one process
     # per file) or http://host:19530 (a Milvus server or cluster). The local index still holds passage text and
