@@ -13,7 +13,7 @@ import numpy as np
 from bot.citation import find_article_ref
 from bot.crosslingual import EnglishExpander, content_lemmas
 from bot import dialect
-from bot.language import detect, to_simplified
+from bot.language import detect, to_mainland, to_simplified
 from bot.lexical import LexicalIndex, idf_from_counts, idf_table, tokenize_simplified
 from bot.query import Query
 from bot.thesaurus import Thesaurus
@@ -47,7 +47,8 @@ class Corpus:
     def query(self, text: str, language: Language | None = None) -> Query:
         """The typed Query for `text`: language, Simplified text, words and BM25 terms, computed once."""
         language = language or detect(text)
-        simplified = text if language == "en" else self._dialect.to_standard(to_simplified(text))  # written Cantonese, too
+        simplified = text if language == "en" else self._dialect.to_standard(
+            to_mainland(text) if language == "zh-Hant" else to_simplified(text))  # Taiwan words, written Cantonese
         tokens = tokenize_simplified(to_simplified(text) if language == "en" else simplified)
         standard = simplified if language != "en" and simplified != to_simplified(text) else ""
         return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens),
@@ -56,7 +57,8 @@ class Corpus:
 
     def terms(self, text: str, language: Language) -> tuple[str, ...]:
         """Only the BM25 terms of `text` (what `query(text).terms` would be), without the rest of a Query."""
-        simplified = text if language == "en" else self._dialect.to_standard(to_simplified(text))
+        simplified = text if language == "en" else self._dialect.to_standard(
+            to_mainland(text) if language == "zh-Hant" else to_simplified(text))
         tokens = [] if language == "en" else tokenize_simplified(simplified)
         return tuple(self._terms(text, language, simplified, tokens))
 

@@ -25,6 +25,15 @@ def to_simplified(text: str) -> str:
     return _T2S.convert(text)
 
 
+_TW2SP = opencc.OpenCC("tw2sp")
+
+
+def to_mainland(text: str) -> str:
+    """Traditional text in Simplified script and mainland words (簡訊 -> 短信, 網路 -> 网络, 資訊 -> 信息): how a
+    Traditional question is read for retrieval, since the statutes use the mainland words."""
+    return _TW2SP.convert(text)
+
+
 # OpenCC's phrase segmentation slips on a few sequences ("更加注重" is cut 更/加注/重 and gives 更加註重).
 _S2TW_FIXES = (("註重", "注重"),)
 

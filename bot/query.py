@@ -17,14 +17,15 @@ from bot.types import Language
 class Query:
     text: str  # the question as asked (trimmed, truncated to the configured maximum)
     language: Language
-    simplified: str  # the text in Simplified script, written Cantonese in Standard-Chinese words (English unchanged)
+    simplified: str  # Simplified script, Taiwan phrases and written Cantonese in mainland words (English unchanged)
     tokens: tuple[str, ...]  # content words of `simplified` (bot.lexical.tokenize), repeats kept
     terms: tuple[str, ...]  # what BM25 looks for: own words + thesaurus words, or the English expansion
     extra_queries: tuple[str, ...] = field(default=())  # e.g. an LLM's Chinese translation of an English question
     article: object | None = None  # an article the question names (bot.citation.ArticleRef), if any
     said: str = ""  # what the assistant already answered in this conversation: a follow-up is not answered again
     focus: tuple[str, ...] = ()  # a follow-up's own BM25 terms ("and at night?" -> 晚上...): quotes must bear on them
-    standard: str = ""  # a written-Cantonese question in Standard Chinese (bot.dialect), "" when it needed no rewriting
+    standard: str = ""  # `simplified` when it differs from the question's plain t2s conversion (Taiwan phrases,
+    # written Cantonese: bot.language.to_mainland, bot.dialect), "" otherwise
 
     @property
     def dense_text(self) -> str:

@@ -1,7 +1,7 @@
 """The question's language decides the lead line, the abstention text and the script of quotes."""
 import pytest
 
-from bot.language import detect, in_script, normalize_for_match
+from bot.language import detect, in_script, normalize_for_match, to_mainland
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,8 @@ def test_quotes_follow_the_script_of_the_question():
 
 def test_match_normalisation_ignores_script_width_and_spaces():
     assert normalize_for_match("上門 催收") == normalize_for_match("上门催收")
+
+
+def test_a_traditional_question_is_read_in_mainland_words():
+    # The statutes say 短信 and 网络; Taiwan says 簡訊 and 網路. Only the question side is read this way.
+    assert to_mainland("討債的一直傳簡訊，還把我的照片貼到網路上") == "讨债的一直传短信，还把我的照片贴到网络上"
