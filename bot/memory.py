@@ -247,6 +247,9 @@ class QuestionMemory:
         self._tokens: list[list[str]] | None = None  # each remembered question's words, at the first vote
         self.text_of = text_of or {}  # article key -> its text (every part), for the articles' profiles
         self._profiles: Profiles | None = None  # built at the first vote, again after exclude()
+        # The last question's cosines to every remembered question: retrieval (votes) and the evidence gate
+        # (support) read them for the same question, and each pass costs about 2 ms at the shipped size.
+        self._last_cosines: tuple[bytes, np.ndarray] | None = None
 
     def knows_word(self, word: str) -> bool:
         """Whether people used `word` in a remembered question that the documents answer: an everyday word of
@@ -282,9 +285,10 @@ class QuestionMemory:
         naming one of `article_keys` (0 when none). Evidence for the answerability model (bot.answerability)."""
         if not self.entries:
             return 0.0, 0.0
-        sims = _cosines(self.vectors, query_vector)
+        sims = self._cosines_to_questions(query_vector)
         skip = self._skipped_rows(query_text)
         if skip:
+            sims = sims.copy()
             sims[skip] = -1.0
         rows = [i for k in set(article_keys) for i in self._rows_of_key.get(k, [])]
         return max(0.0, float(sims.max())), max(0.0, float(sims[rows].max())) if rows else 0.0
@@ -292,7 +296,7 @@ class QuestionMemory:
     def votes(self, query_vector: np.ndarray, query_text: str = "", terms: Sequence[str] | None = None) -> Votes:
         """What the nearest remembered questions say about a query, and how it matches each article's profile;
         `terms` are its BM25 words (Query.terms, English questions' Chinese expansion), its own words if None."""
-        sims = _cosines(self.vectors, query_vector)
+        sims = self._cosines_to_questions(query_vector)
         # Only the nearest rows are read: enough for the proposers after skipping left-out questions and the
         # question itself (a full sort of a 15,000-question memory costs a millisecond per question).
         wanted = self.proposers + len(self._skipped_rows(query_text))
@@ -343,6 +347,17 @@ class QuestionMemory:
         return Votes(article, article_max, {k: v / total for k, v in law.items()},
                      {k: v / total for k, v in chapter.items()}, prior, coverage, list(proposed), lexical,
                      profiles.row_of, expanded.astype(np.float32), _cosines(profiles.centroids, query_vector))
+
+    def _cosines_to_questions(self, query_vector: np.ndarray) -> np.ndarray:
+        """The cosine of `query_vector` to every remembered question (read-only: shared with the next caller)."""
+        key = np.ascontiguousarray(query_vector, dtype=np.float32).tobytes()
+        last = self._last_cosines  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] == key:
+            return last[1]
+        sims = _cosines(self.vectors, query_vector)
+        sims.flags.writeable = False
+        self._last_cosines = (key, sims)
+        return sims
 
     def question_tokens(self) -> list[list[str]]:
         """Each remembered question's words (tokenised once, for the lexical votes and the profiles alike)."""

@@ -206,3 +206,27 @@ def test_an_articles_profile_is_its_text_with_all_its_coverage_questions():
     memory.exclude(["催收天天打电话到我单位"])
     left = memory.votes(np.array([1.0, 0.0], dtype=np.float32), "催收打电话到单位")
     assert left.centroid[left.profile_row[first]] == pytest.approx(0.0)  # only (0, 1) is left
+
+
+def test_retrieval_and_the_gate_share_one_pass_over_the_memory(monkeypatch):
+    """votes() (retrieval) and support() (the evidence gate) read the same question's cosines to every remembered
+    question; they are computed once, and a left-out question is still skipped by both."""
+    import bot.memory as memory_module
+    from bot.memory import QuestionMemory
+
+    law = "中华人民共和国民法典"
+    entries = [{"q": "催收打电话到单位", "articles": [[law, 1, 0]], "source": "legal_questions"},
+               {"q": "借条丢了", "articles": [[law, 2, 0]], "source": "legal_questions"}]
+    memory = QuestionMemory(entries, np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32), {})
+    passes = []
+    real = memory_module._cosines
+    monkeypatch.setattr(memory_module, "_cosines",
+                        lambda vectors, q: passes.append(vectors is memory.vectors) or real(vectors, q))
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    memory.votes(question, "单位的事")
+    assert memory.support(question, [(law, 1, 0)], "单位的事") == (1.0, 1.0)
+    assert memory.support(question, [(law, 1, 0)], "催收打电话到单位") == (0.0, 0.0)  # never supports itself
+    assert memory.support(question, [(law, 1, 0)], "单位的事") == (1.0, 1.0)  # the skip did not stick
+    assert passes.count(True) == 1
+    memory.support(np.array([0.0, 1.0], dtype=np.float32), [(law, 2, 0)])
+    assert passes.count(True) == 2  # another question: another pass
