@@ -39,3 +39,21 @@ def test_passages_always_point_at_their_text_and_are_never_empty(text):
 @given(st.text(max_size=200))
 def test_language_detection_accepts_anything(text):
     assert detect(text) in ("en", "zh-Hans", "zh-Hant")
+
+
+# Chinese pieces, some of them written Cantonese or Mandarin words that hold Cantonese letters.
+chinese_pieces = st.sampled_from(["催收", "关系", "系统", "一点", "旁边", "人工客服", "仲裁", "唔", "佢哋", "咗", "系咪",
+                                  "追数", "会", "，", "？", "我", "电话", "话", "a"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(chinese_pieces, st.text(max_size=3)), max_size=20).map("".join))
+def test_the_cantonese_reading_changes_only_text_with_a_marker_and_keeps_mandarin_words(text):
+    from bot.dialect import default
+
+    dialect = default()
+    read = dialect.to_standard(text)
+    if not dialect.is_cantonese(text):
+        assert read == text
+    for word in ("关系", "系统", "人工客服", "仲裁"):  # protected where they stand
+        assert read.count(word) >= text.count(word)
