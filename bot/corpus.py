@@ -47,20 +47,24 @@ class Corpus:
     def query(self, text: str, language: Language | None = None) -> Query:
         """The typed Query for `text`: language, Simplified text, words and BM25 terms, computed once."""
         language = language or detect(text)
-        simplified = text if language == "en" else self._dialect.to_standard(
-            to_mainland(text) if language == "zh-Hant" else to_simplified(text))  # Taiwan words, written Cantonese
-        tokens = tokenize_simplified(to_simplified(text) if language == "en" else simplified)
-        standard = simplified if language != "en" and simplified != to_simplified(text) else ""
+        plain = to_simplified(text)
+        simplified = text if language == "en" else self._read(text, language)
+        tokens = tokenize_simplified(plain if language == "en" else simplified)
+        standard = simplified if language != "en" and simplified != plain else ""
         return Query(text=text, language=language, simplified=simplified, tokens=tuple(tokens),
                      terms=tuple(self._terms(text, language, simplified, tokens)), article=find_article_ref(text),
                      standard=standard)
 
     def terms(self, text: str, language: Language) -> tuple[str, ...]:
         """Only the BM25 terms of `text` (what `query(text).terms` would be), without the rest of a Query."""
-        simplified = text if language == "en" else self._dialect.to_standard(
-            to_mainland(text) if language == "zh-Hant" else to_simplified(text))
+        simplified = text if language == "en" else self._read(text, language)
         tokens = [] if language == "en" else tokenize_simplified(simplified)
         return tuple(self._terms(text, language, simplified, tokens))
+
+    def _read(self, text: str, language: Language) -> str:
+        """How a Chinese question is read for retrieval: Simplified script, a Traditional one's Taiwan phrases in
+        mainland words, written Cantonese in Standard-Chinese words."""
+        return self._dialect.to_standard(to_mainland(text) if language == "zh-Hant" else to_simplified(text))
 
     def _terms(self, text: str, language: Language, simplified: str, tokens: list[str]) -> list[str]:
         if language == "en":

@@ -21,7 +21,6 @@ DELETE = "-"
 class Dialect:
     def __init__(self, entries: dict[str, str], markers: set[str]) -> None:
         self.entries = entries
-        self.markers = markers
         keys = sorted(entries, key=len, reverse=True)  # regex alternation takes the first that matches: longest
         self._words = re.compile("|".join(map(re.escape, keys))) if keys else None
         self._markers = re.compile("|".join(map(re.escape, sorted(markers, key=len, reverse=True)))) if markers else None
@@ -56,7 +55,3 @@ NONE = Dialect({}, set())  # reads every question as typed (setting read_cantone
 @lru_cache(maxsize=1)
 def default() -> Dialect:
     return Dialect.load()
-
-
-def to_standard(simplified: str) -> str:
-    return default().to_standard(simplified)

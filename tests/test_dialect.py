@@ -1,12 +1,12 @@
 """Hong Kong users type written Cantonese; the assistant reads it in the documents' Standard-Chinese words."""
 import pytest
 
-from bot.dialect import Dialect, to_standard
+from bot.dialect import Dialect, default
 from bot.language import to_simplified
 
 
 def standard(question: str) -> str:
-    return to_standard(to_simplified(question))
+    return default().to_standard(to_simplified(question))
 
 
 @pytest.mark.parametrize("question, reading", [
