@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bot.language import to_simplified, to_traditional
 from bot.statutes import chinese_numeral, normalize_title, parse_chinese_numeral
+from bot.types import Citation, Hit, Language
 
 LAW_NAMES_PATH = Path(__file__).resolve().parent / "data" / "law_names.tsv"
 PRC = "中华人民共和国"
@@ -328,3 +329,14 @@ def cite(title: str, label: str, version_date: str, language: str, *, number: in
     version = f"（{_zh_date(version_date)}版）" if version_date else ""
     text = f"《{inner}》{_label_zh(label, number, suffix)}{version}"
     return to_traditional(text) if language == "zh-Hant" else to_simplified(text)
+
+
+def citation(n: int, hit: Hit, quote: str, language: Language, quote_en: str = "") -> Citation:
+    """The citation of a quoted passage; a statute article is labelled as a lawyer cites it, with its version.
+    Both answerers (bot.extractive, bot.llm.verify) cite through this one function."""
+    p = hit.passage
+    label = (cite(p.law, p.article, p.version, language, number=p.article_no, suffix=p.article_suffix)
+             if p.kind == "article" else p.title)
+    return Citation(n=n, doc_id=p.doc_id, title=p.title, section=p.section, text=p.text, quote=quote, quote_en=quote_en,
+                    score=round(hit.score, 6), passage_id=p.id, start=p.start, end=p.end, label=label, kind=p.kind,
+                    law=p.law, article=p.article, version=p.version, in_force=p.in_force)

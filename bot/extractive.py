@@ -10,14 +10,15 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from bot.citation import article_label, cite, english_title, short_title
+from bot.citation import article_label, citation, english_title, short_title
+from bot.jurisdiction import needs_note
 from bot.language import in_script
 from bot.lexical import tokenize
 from bot.prompts import Strings
 from bot.query import Query
 from bot.renderings import Renderings
 from bot.sentences import sentences
-from bot.types import Answer, Citation, Hit, Language, Passage, StreamEvent
+from bot.types import Answer, Hit, Language, Passage, StreamEvent
 
 RELATIVE_CUTOFF = 0.45  # a sentence must score at least this share of the best one to be included
 
@@ -130,6 +131,10 @@ class ExtractiveAnswerer:
             missing = self.strings.text("no_english", language)
             lines.append(missing)
             yield StreamEvent(kind="delta", text=missing + "\n")
+        if needs_note(query, kinds):
+            whose_law = self.strings.text("jurisdiction", language)
+            lines.append(whose_law)
+            yield StreamEvent(kind="delta", text=whose_law + "\n")
         notice = self.strings.text("notice", language)
         lines.append(notice)
         yield StreamEvent(kind="delta", text=notice)
@@ -193,16 +198,6 @@ def short_citation(passage: Passage, language: Language) -> str:
         return f"{name}, Article {number}"
     text = f"《{short_title(passage.law)}》{article_label(passage.article_no, passage.article_suffix)}"
     return in_script(text, language)
-
-
-def citation(n: int, hit: Hit, quote: str, language: Language, quote_en: str = "") -> Citation:
-    """The citation of a quoted passage; a statute article is labelled as a lawyer cites it, with its version."""
-    p = hit.passage
-    label = (cite(p.law, p.article, p.version, language, number=p.article_no, suffix=p.article_suffix)
-             if p.kind == "article" else p.title)
-    return Citation(n=n, doc_id=p.doc_id, title=p.title, section=p.section, text=p.text, quote=quote, quote_en=quote_en,
-                    score=round(hit.score, 6), passage_id=p.id, start=p.start, end=p.end, label=label, kind=p.kind,
-                    law=p.law, article=p.article, version=p.version, in_force=p.in_force)
 
 
 def abstention(question: str, language: Language, strings: Strings) -> Answer:

@@ -198,9 +198,10 @@ def _passage(text: str, kind: str = "text", **fields) -> Passage:
                    end=len(text), source="d.txt", kind=kind, **fields)
 
 
-def _answer(query_words: list[str], *passages: Passage, language: str = "zh-Hans"):
+def _answer(query_words: list[str], *passages: Passage, language: str = "zh-Hans", text: str = "问题", standard: str = ""):
     answerer = ExtractiveAnswerer(lambda word: 1.0, Strings())
-    query = Query(text="问题", language=language, simplified="问题", tokens=tuple(query_words), terms=tuple(query_words))
+    query = Query(text=text, language=language, simplified=text, tokens=tuple(query_words), terms=tuple(query_words),
+                  standard=standard)
     hits = [Hit(passage=p, score=1.0 - i / 10, dense_score=0.9) for i, p in enumerate(passages)]
     return [e for e in answerer.stream(query, hits)][-1].answer
 
@@ -240,6 +241,33 @@ def test_law_comes_first_and_each_part_says_what_it_is():
     law_heading, articles_heading = Strings().text("law_heading", "zh-Hans"), Strings().text("articles_heading", "zh-Hans")
     assert lines.index(law_heading) < lines.index(articles_heading)
     assert any(line.startswith("- 根据《个人信息保护法》第十条：") for line in lines)
+
+
+_ARTICLE = dict(kind="article", law="中华人民共和国民法典", article="第一千零三十三条", article_no=1033, version="2020-05-28")
+
+
+@pytest.mark.parametrize(("language", "text", "standard"), [
+    ("zh-Hant", "催收可以一直打電話給我嗎", ""),
+    ("en", "can they keep calling me", ""),
+    ("zh-Hans", "佢哋可以一直打电话俾我吗", "他们可以一直打电话给我吗"),  # written Cantonese, read by bot.dialect
+    ("zh-Hans", "我在香港，催收可以一直打电话给我吗", ""),
+])
+def test_a_law_answer_says_whose_law_it_is_when_the_reader_may_live_elsewhere(language, text, standard):
+    """The statutes are mainland law; Hong Kong, Macau and Taiwan have their own (bot.jurisdiction)."""
+    answer = _answer(["电话"], _passage("任何组织或者个人不得以电话骚扰他人的私人生活安宁。", **_ARTICLE),
+                     language=language, text=text, standard=standard)
+    note = Strings().text("jurisdiction", language)
+    assert note in answer.answer.splitlines()
+    assert answer.answer.splitlines()[-1] == answer.notice  # the not-legal-advice line stays last
+
+
+def test_a_mainland_question_or_an_answer_without_law_gets_no_such_note():
+    law = _passage("任何组织或者个人不得以电话骚扰他人的私人生活安宁。", **_ARTICLE)
+    blog = _passage("催收人員會打電話提醒客戶還款。")
+    mainland = _answer(["电话"], law, text="催收可以一直打电话给我吗")
+    articles_only = _answer(["电话"], blog, language="zh-Hant", text="催收可以一直打電話給我嗎")
+    for answer, language in ((mainland, "zh-Hans"), (articles_only, "zh-Hant")):
+        assert not answer.abstained and Strings().text("jurisdiction", language) not in answer.answer
 
 
 def test_ingest_takes_the_memory_vectors_that_ship_instead_of_embedding_the_questions(law_assistant):

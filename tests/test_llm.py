@@ -189,6 +189,19 @@ def test_traditional_question_gets_traditional_answer(server: FakeOpenAI) -> Non
     assert text.endswith(prompts.text("notice", "zh-Hant"))
 
 
+def test_a_law_answer_cites_as_a_lawyer_and_says_whose_law_it_is(server: FakeOpenAI) -> None:
+    law = "任何组织或者个人不得以电话、短信、即时通讯工具、电子邮件、传单等方式，侵扰他人的私人生活安宁。"
+    article = Passage(id="civil:1033", doc_id="civil", title="中华人民共和国民法典", section="", text=law, start=0,
+                      end=len(law), source="civil.md", kind="article", law="中华人民共和国民法典",
+                      article="第一千零三十三条", article_no=1033, version="2020-05-28")
+    server.script = [Reply("任何组织或者个人不得以电话、短信侵扰他人的私人生活安宁[1]。")]
+    a, _ = answerer(server.base_url)
+    text, ans = run(a, "催收可以一直打電話給我嗎?", "zh-Hant", [Hit(passage=article, score=0.9)])
+    assert ans.answerer == "llm" and ans.citations[0].kind == "article"
+    assert ans.citations[0].label == "《中華人民共和國民法典》第一千零三十三條（2020年5月28日版）"  # as a lawyer cites it
+    assert text.splitlines()[-2:] == [prompts.text("jurisdiction", "zh-Hant"), prompts.text("notice", "zh-Hant")]
+
+
 def test_english_answer_verified_by_similarity(server: FakeOpenAI) -> None:
     server.script = [Reply(
         "Zhongyuan Consumer Finance may visit customers who are overdue for a long time. [1] "

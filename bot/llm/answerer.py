@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bot.answerers import Answerer
+from bot.jurisdiction import needs_note
 from bot.llm.endpoint import Endpoint, LLMUnavailable, Timing
 from bot.llm.templates import SENTINEL, PromptTemplate, sanitize
 from bot.llm.verify import Similarity, Verifier, split_sentences, strip_thinking
@@ -154,6 +155,8 @@ class LLMAnswerer:
             timings["verify"] = round(verifier.seconds * 1000, 1)
             notice = self.strings.text("notice", language)
             tail = "\n" + notice
+            if needs_note(query, (c.kind for c in citations)):
+                tail = "\n" + self.strings.text("jurisdiction", language) + tail
             yield StreamEvent(kind="delta", text=tail)
             if failure is not None:
                 log.warning("LLM answer cut short (%s); keeping %d verified sentences", failure.reason, len(emitted))

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.citation import citation
 from bot.language import in_script, to_simplified
 from bot.types import Citation, Hit, Language
 
@@ -283,12 +284,7 @@ class Verifier:
             hit = self.hits[idx]
             p = hit.passage
             claims = [k.claim for k in self.kept if idx in k.passages]
-            out.append(
-                Citation(
-                    n=n, doc_id=p.doc_id, title=p.title, section=p.section, text=p.text,
-                    quote=self._quote(p.text, claims), score=hit.score, passage_id=p.id, start=p.start, end=p.end,
-                )
-            )
+            out.append(citation(n, hit, self._quote(p.text, claims), self.language))
         self.seconds += time.perf_counter() - t0
         return out
 
