@@ -293,9 +293,12 @@ class QuestionMemory:
         rows = [i for k in set(article_keys) for i in self._rows_of_key.get(k, [])]
         return max(0.0, float(sims.max())), max(0.0, float(sims[rows].max())) if rows else 0.0
 
-    def votes(self, query_vector: np.ndarray, query_text: str = "", terms: Sequence[str] | None = None) -> Votes:
+    def votes(self, query_vector: np.ndarray, query_text: str = "", terms: Sequence[str] | None = None,
+              read_as: str = "") -> Votes:
         """What the nearest remembered questions say about a query, and how it matches each article's profile;
-        `terms` are its BM25 words (Query.terms, English questions' Chinese expansion), its own words if None."""
+        `terms` are its BM25 words (Query.terms, English questions' Chinese expansion), its own words if None;
+        `read_as` is the question as retrieval reads it (Query.standard: written Cantonese or Taiwan phrases in
+        mainland words), which the remembered questions' words are matched against; `query_text` if empty."""
         sims = self._cosines_to_questions(query_vector)
         # Only the nearest rows are read: enough for the proposers after skipping left-out questions and the
         # question itself (a full sort of a 15,000-question memory costs a millisecond per question).
@@ -336,7 +339,7 @@ class QuestionMemory:
             law[first[0]] = law.get(first[0], 0.0) + weight
             ch = (first[0], self.chapter_of.get(first, ""))
             chapter[ch] = chapter.get(ch, 0.0) + weight
-        lexical = self._lexical_votes(query_text) if query_text else {}
+        lexical = self._lexical_votes(read_as or query_text, query_text) if query_text else {}
         proposed.update(dict.fromkeys(lexical))
         total = total or 1.0
         profiles = self.profiles()
@@ -376,14 +379,14 @@ class QuestionMemory:
             self._profiles = Profiles.build(questions, self.vectors, self.text_of, self.question_tokens())
         return self._profiles
 
-    def _lexical_votes(self, query_text: str) -> dict[tuple, float]:
+    def _lexical_votes(self, words_of: str, query_text: str) -> dict[tuple, float]:
         """The articles of the NEIGHBOURS questions sharing the most (BM25-weighted) words with the query, each
         with its best question's score relative to the best of all: doc2query's lexical side. A remembered
         question says in everyday words what the statute says in legal ones (催收 打电话 单位 vs 泄露 个人信息)."""
         if self._lexical is None:
             self._lexical = LexicalIndex(self.question_tokens())
-        scores = self._lexical.scores(tokenize(query_text))
-        skip = self._skipped_rows(query_text)
+        scores = self._lexical.scores(tokenize(words_of))
+        skip = self._skipped_rows(query_text)  # the question as asked is what the memory may hold
         if skip:
             scores[skip] = 0.0
         best = float(scores.max()) if len(scores) else 0.0

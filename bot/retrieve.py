@@ -167,7 +167,7 @@ class HybridRetriever:
     def _rerank_features(self, query: Query, query_vector: np.ndarray, cand: np.ndarray, fused: np.ndarray,
                          question_cosine: np.ndarray, bm25: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidates (plus the articles the question memory proposes) and their reranker features."""
-        votes = self.memory.votes(query_vector, query.text, query.terms)
+        votes = self.memory.votes(query_vector, query.text, query.terms, query.standard)
         ranks = np.empty(len(cand), dtype=np.float32)
         ranks[np.argsort(-fused, kind="stable")] = np.arange(len(cand))
         known = set(cand.tolist())

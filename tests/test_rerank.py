@@ -178,6 +178,19 @@ def test_remembered_questions_sharing_the_questions_words_score_and_propose_thei
     assert memory.votes(np.array([1.0, 0.0], dtype=np.float32), "催收打电话到单位，领导都知道了").lexical == {}
 
 
+def test_the_memorys_words_are_matched_against_the_question_as_retrieval_reads_it():
+    """Written Cantonese is read in Standard-Chinese words (bot.dialect, Query.standard) before retrieval; the
+    memory's lexical side matches those words too, not 佢哋/咗 as typed."""
+    from bot.memory import QuestionMemory
+
+    law = "中华人民共和国民法典"
+    entries = [{"q": "他们把我的照片发到网上", "articles": [[law, 1, 0]], "source": "article_questions"}]
+    memory = QuestionMemory(entries, np.array([[0.0, 1.0]], dtype=np.float32), {})
+    far = np.array([1.0, 0.0], dtype=np.float32)
+    assert memory.votes(far, "佢哋將我啲相放咗上網").lexical == {}
+    assert memory.votes(far, "佢哋將我啲相放咗上網", read_as="他们把我的照片放了上网").lexical == {(law, 1, 0): 1.0}
+
+
 def test_an_articles_profile_is_its_text_with_all_its_coverage_questions():
     """Each article is also matched as a whole: BM25 over its text with every coverage question written for it
     (`expanded_bm25`), and the cosine of its questions' mean vector (`profile_cosine`, and `profile_z` among the
