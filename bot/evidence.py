@@ -19,6 +19,8 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +45,10 @@ _FUNCTION_CHARS = frozenset("后会的了是在被把给吗呢就都也还又才
 EVERYDAY_FREQUENCY = 100
 PLACE_FREQUENCY = 1000
 # English names and acronyms: a capitalised word inside the sentence, or an all-capitals token ("US", "LPR").
+# Places of mainland China by their English names (generated from CC-CEDICT by scripts/build_mainland_places.py):
+# "I live in Harbin", "a court in Shenzhen" sets a borrower's story where the documents' law applies; it is not a
+# place elsewhere. Hong Kong, Macau, Taiwan and other countries are not in the file, and still count.
+MAINLAND_PLACES_PATH = Path(__file__).resolve().parent / "data" / "mainland_places_en.txt"
 _NAME_OR_ACRONYM = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b|\b[A-Z]{2,}\b")
 _ASKS_QUANTITY = re.compile(
     r"\bhow (?:many|much|long|soon|late)\b|\bwhat (?:percentage|amount|number|time)\b|\bmaximum\b|\blimit\b"
@@ -141,6 +147,8 @@ class EvidenceGate:
             word = m.group(0)
             if word.lower() in STOP_WORDS and not (len(word) == 2 and word.isupper()):
                 continue  # "I", or a word in capitals for emphasis ("THEM"); but "US" is a country
+            if word in mainland_places():
+                continue
             unknown, _ = self.corpus.unmapped_english(word)
             if unknown or not self.corpus.terms(word, "en"):
                 out.append(word)
@@ -175,6 +183,15 @@ class EvidenceGate:
                 if self.corpus.knows(word[i:j]):
                     covered[i:j] = [True] * (j - i)
         return sum(not c for c in covered) <= 1 and len(word) > 2
+
+
+@lru_cache(maxsize=1)
+def mainland_places(path: Path = MAINLAND_PLACES_PATH) -> frozenset[str]:
+    """English names of mainland China's places (MAINLAND_PLACES_PATH), capitalised as written."""
+    if not path.is_file():
+        return frozenset()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def _names_first_hit(query: Query, hits: Sequence[Hit]) -> bool:
