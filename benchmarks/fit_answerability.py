@@ -1,7 +1,8 @@
 """Fit the answerability model (bot/data/answerability.json) by logistic regression, on fit data only.
 
     .venv/bin/python benchmarks/fit_answerability.py --index DIR \
-        [--questions ../shared/eval/stard_train_pack.jsonl] [--fit benchmarks/fit_questions/answerability_fit.jsonl]
+        [--questions ../shared/eval/stard_train_pack.jsonl] [--fit FILE ...]   (default: both files of
+        benchmarks/fit_questions/: answerability_fit.jsonl and answerability_fit_en_names.jsonl)
 
 DIR: an index of docs/ as shipped (statutes + question memory). Rows: STARD's `fit` split (answerable; its
 `holdout` questions are left out of the memory, and each question out of its own support), every row of
@@ -65,7 +66,11 @@ def main() -> int:
                     help="equal weight per (language, answerable) cell, or per answerable class only")
     args = ap.parse_args()
     if not args.fit:
-        args.fit = [str(ROOT / "benchmarks" / "fit_questions" / "answerability_fit.jsonl")]
+        # The second file: English back stories that name mainland banks, apps, employers and cities (answerable)
+        # and other jurisdictions' law (not): without it the model learned that any name means "not covered"
+        # (README, "Abstention").
+        args.fit = [str(ROOT / "benchmarks" / "fit_questions" / name)
+                    for name in ("answerability_fit.jsonl", "answerability_fit_en_names.jsonl")]
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedGroupKFold
 
