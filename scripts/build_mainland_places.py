@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.crosslingual import cedict_path  # noqa: E402
+from bot.crosslingual import cedict_entries  # noqa: E402
 
 # The mainland's provincial-level divisions (provinces, autonomous regions, municipalities): a closed list.
 PROVINCES = ("Anhui", "Beijing", "Chongqing", "Fujian", "Gansu", "Guangdong", "Guangxi", "Guizhou", "Hainan",
@@ -34,29 +34,25 @@ _LEADING_NAME = re.compile(r"^([A-Z][a-z]+(?:'[a-z]+)?)[ ,]")
 OUT = ROOT / "bot" / "data" / "mainland_places_en.txt"
 
 
-def mainland_places(cedict: Path) -> set[str]:
+def mainland_places(cedict: Path | None = None) -> set[str]:
     names = {p for p in PROVINCES if " " not in p}
-    for line in cedict.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#") or "/" not in line:
-            continue
-        head = line.split(" ")[1]  # the simplified headword
-        if len(re.sub(r"[县市区]$", "", head)) < 2:
+    for simplified, _, glosses in cedict_entries(cedict):
+        if len(re.sub(r"[县市区]$", "", simplified)) < 2:
             continue  # "Wu county" (吴县): a one-syllable name is more often a surname than a place
-        first = _PINYIN.sub("", line.split("/")[1])
+        first = _PINYIN.sub("", glosses.split("/")[1])
         name = _LEADING_NAME.match(first)
         if not name or len(name.group(1)) < 4 or not _ADMINISTRATIVE.match(first, name.end()):
             continue  # rivers, mountains, dynasties, people, and English words ("Bay", "New")
-        province = _PROVINCE.search(first, name.end()) if name else None
+        province = _PROVINCE.search(first, name.end())
         # A person ("Zhang Zuolin (1875-1928), warlord in Liaoning") is glossed with dates; a place elsewhere
         # that is compared with one of the mainland's is named before it ("... close to Hong Kong" comes after).
-        before = first[:province.start()] if province else ""
-        if province and not re.search(r"\d|Taiwan|Hong Kong|Macau|Macao", before):
+        if province and not re.search(r"\d|Taiwan|Hong Kong|Macau|Macao", first[:province.start()]):
             names.add(name.group(1))
     return names
 
 
 def main() -> int:
-    names = sorted(mainland_places(cedict_path()), key=str.lower)
+    names = sorted(mainland_places(), key=str.lower)
     header = ("# English names that CC-CEDICT glosses as places of mainland China (scripts/build_mainland_places.py;\n"
               "# CC-CEDICT, CC BY-SA 4.0). One a line; the evidence gate does not count them as unmapped names.\n")
     OUT.write_text(header + "\n".join(names) + "\n", encoding="utf-8")

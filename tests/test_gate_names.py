@@ -43,6 +43,5 @@ def test_the_shipped_list_is_what_the_script_derives_from_cc_cedict():
         "build_mainland_places", Path(__file__).resolve().parent.parent / "scripts" / "build_mainland_places.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    from bot.crosslingual import cedict_path
 
-    assert script.mainland_places(cedict_path()) == set(mainland_places(MAINLAND_PLACES_PATH))
+    assert script.mainland_places() == set(mainland_places(MAINLAND_PLACES_PATH))
