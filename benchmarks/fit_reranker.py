@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/fit_reranker.py --index DIR [--model sum|trees|linear]
         [--questions ../shared/eval/stard_train_pack.jsonl] [--borrowers benchmarks/fit_questions/answerability_fit.jsonl]
+        [--train-only FILE ...] [--cv-only]
 
 DIR must hold an index of the documents with statutes (docs/ as shipped). The shipped model (`sum`) adds two
 logits: a logistic regression fitted on STARD alone, and trees fitted on both kinds of questions below. Each
@@ -19,7 +20,10 @@ Each question weighs the same, however many candidates it has. The trees are mon
 says "more relevant" (cosine, BM25, votes, ...), so a pattern of the fit data cannot turn more evidence into a
 lower score on a new question.
 
-Before writing the model it prints each kind's 5-fold figures (folds by question) per source. scikit-learn is
+Before writing the model it prints each kind's 5-fold figures (folds by question) per source. `--train-only`
+files (gold-snippet rows in the format of ../shared/eval, e.g. a question set already read) join every training
+fold and the final fit as borrowers' questions, and are never scored, so the 5-fold figures stay comparable with
+a run without them; `--cv-only` prints the figures and writes nothing (screening a change to the fit data). scikit-learn is
 used here only; the assistant scores with numpy (bot.rerank).
 """
 from __future__ import annotations
@@ -62,6 +66,9 @@ def main() -> int:
     ap.add_argument("--borrower-weight", type=float, default=2.0,
                     help="trees: weight of a borrowers' question relative to a STARD one")
     ap.add_argument("--C", type=float, default=1.0, help="linear: inverse regularisation strength")
+    ap.add_argument("--train-only", nargs="*", default=[], metavar="FILE",
+                    help="more borrowers' questions for every training fold, never scored by the 5-fold figures")
+    ap.add_argument("--cv-only", action="store_true", help="print the 5-fold figures, write no model")
     args = ap.parse_args()
 
     # Fitted on the candidates that the voting neighbours propose. The deeper proposals (memory_proposers) only
@@ -99,6 +106,12 @@ def main() -> int:
             return [relevant(p.doc_id, p.text, row["gold"]) for p in candidates]
 
         sources["borrowers"] = [(r, borrower_labels) for r in borrowers if r["id"] in named or r.get("gold")]
+    if args.train_only:
+        def gold_labels(row: dict, candidates: list) -> list[bool]:
+            return [relevant(p.doc_id, p.text, row["gold"]) for p in candidates]
+
+        sources["train_only"] = [(r, gold_labels) for f in args.train_only for r in load_questions(Path(f))
+                                 if not r.get("unanswerable") and r.get("gold")]
 
     xs, ys, keys, source_of = [], [], [], []
     for source, rows in sources.items():
@@ -112,11 +125,13 @@ def main() -> int:
             keys.append([p.article_key or p.id for p in candidates])
             source_of.append(source)
     counts = {s: source_of.count(s) for s in sources}
-    weights = [args.borrower_weight if s == "borrowers" else 1.0 for s in source_of]
+    weights = [args.borrower_weight if s in ("borrowers", "train_only") else 1.0 for s in source_of]
     data = Data(xs, ys, source_of, weights)
     for kind in ("linear", "trees", "sum"):
         print(f"{kind}, 5-fold, questions with a relevant candidate: "
               f"{json.dumps(cross_validate(kind, args.C, data, keys))}", file=sys.stderr)
+    if args.cv_only:
+        return 0
     used = ", ".join(f"{n} {s} questions" for s, n in counts.items())
     fitted_on = (f"{Path(args.questions).name} split fit + {Path(args.borrowers).name if args.borrowers else 'no borrowers'} "
                  f"answerable ({used}, {sum(len(y) for y in ys)} candidates, {int(sum(y.sum() for y in ys))} positive); "
@@ -189,9 +204,11 @@ def cross_validate(kind: str, C: float, data: Data, keys: list, folds: int = 5) 
     from sklearn.model_selection import KFold
 
     ranks: dict[str, list[int | None]] = {}  # 1-based rank of the first relevant article, as bot.evaluate counts
-    for train, test in KFold(folds, shuffle=True, random_state=0).split(data.xs):
-        model = from_dict(as_dict(kind, fit(kind, C, data.subset(train)), ""))
-        for i in test:
+    scored = [i for i, s in enumerate(data.source_of) if s != "train_only"]
+    always = [i for i, s in enumerate(data.source_of) if s == "train_only"]  # in every training fold, never scored
+    for train, test in KFold(folds, shuffle=True, random_state=0).split(scored):
+        model = from_dict(as_dict(kind, fit(kind, C, data.subset([scored[i] for i in train] + always)), ""))
+        for i in (scored[j] for j in test):
             seen: set = set()
             first = None
             for j in np.argsort(-model.scores(data.xs[i]), kind="stable"):

@@ -391,3 +391,39 @@ def test_the_reranker_fit_script_writes_a_model_the_assistant_loads(law_assistan
     model = rerank.load(out)
     assert isinstance(model, rerank.SumReranker) and "split fit" in model.fitted_on
     assert "sum, 5-fold" in capsys.readouterr().err  # the figures the choice of model kind rests on
+
+
+def test_train_only_questions_teach_every_fold_and_are_never_scored():
+    """fit_reranker.py --train-only: questions already read (a fresh set) may join the training folds, but the
+    5-fold figures stay those of the fit data alone, comparable with a run without them."""
+    import importlib.util
+    import sys
+
+    import numpy as np
+
+    from bot.rerank import FEATURES
+    from bot.settings import ROOT
+
+    spec = importlib.util.spec_from_file_location("fit_reranker_cv", ROOT / "benchmarks" / "fit_reranker.py")
+    script = importlib.util.module_from_spec(spec)
+    sys.modules["fit_reranker_cv"] = script  # its dataclass resolves names through sys.modules
+    try:
+        spec.loader.exec_module(script)
+        rng = np.random.default_rng(0)
+
+        def question() -> tuple[np.ndarray, np.ndarray]:
+            x = rng.random((6, len(FEATURES)))
+            y = np.zeros(6, dtype=bool)
+            y[rng.integers(6)] = True
+            x[y, 0] += 1.0  # the relevant candidate stands out on one feature
+            return x, y
+
+        rows = [question() for _ in range(30)]
+        sources = ["stard"] * 20 + ["borrowers"] * 5 + ["train_only"] * 5
+        data = script.Data([x for x, _ in rows], [y for _, y in rows], sources, [1.0] * 30)
+        keys = [[f"q{i}a{j}" for j in range(6)] for i in range(30)]
+        figures = script.cross_validate("linear", 1.0, data, keys)
+    finally:
+        del sys.modules["fit_reranker_cv"]
+    assert set(figures) == {"stard", "borrowers"}
+    assert figures["stard"]["success@1"] > 0.9  # the rule is learnable, so the folds did train
