@@ -93,6 +93,10 @@ def main() -> int:
         snippets = [normalize_for_match(s) for group in row.get("gold_articles", [[s for _, s in row["gold"]]]) for s in group]
         return [any(s in article_text.get(p.article_key, normalize_for_match(p.text)) for s in snippets) for p in candidates]
 
+    def gold_labels(row: dict, candidates: list) -> list[bool]:
+        """The passages holding a gold snippet (rows in the format of ../shared/eval)."""
+        return [relevant(p.doc_id, p.text, row["gold"]) for p in candidates]
+
     sources: dict[str, list[tuple[dict, object]]] = {
         "stard": [(r, stard_labels) for r in stard if split_of(r["id"]) == "fit"]}
     if args.borrowers:
@@ -103,13 +107,10 @@ def main() -> int:
             """One of the articles the question names, or (questions the five articles answer) the gold snippet."""
             if row["id"] in named:
                 return [p.article_key in named[row["id"]] for p in candidates]
-            return [relevant(p.doc_id, p.text, row["gold"]) for p in candidates]
+            return gold_labels(row, candidates)
 
         sources["borrowers"] = [(r, borrower_labels) for r in borrowers if r["id"] in named or r.get("gold")]
     if args.train_only:
-        def gold_labels(row: dict, candidates: list) -> list[bool]:
-            return [relevant(p.doc_id, p.text, row["gold"]) for p in candidates]
-
         sources["train_only"] = [(r, gold_labels) for f in args.train_only for r in load_questions(Path(f))
                                  if not r.get("unanswerable") and r.get("gold")]
 

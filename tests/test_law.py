@@ -356,16 +356,30 @@ def test_a_borrowers_colloquial_english_question_is_answered_from_the_articles_p
     assert any("个人信息保护法" in law or "民法典" in law for law in laws)
 
 
-def test_the_reranker_fit_script_writes_a_model_the_assistant_loads(law_assistant, tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def fit_reranker_script(monkeypatch):
+    """benchmarks/fit_reranker.py, loaded as a module."""
+    import importlib.util
+    import sys
+
+    from bot.settings import ROOT
+
+    spec = importlib.util.spec_from_file_location("fit_reranker", ROOT / "benchmarks" / "fit_reranker.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "fit_reranker", script)  # its dataclass resolves names through sys.modules
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_the_reranker_fit_script_writes_a_model_the_assistant_loads(law_assistant, tmp_path, capsys, monkeypatch,
+                                                                     fit_reranker_script):
     """benchmarks/fit_reranker.py, end to end on the fixture index: STARD-format questions of the fit split and
     borrowers' questions naming articles in, a summed linear + trees model out, with its 5-fold figures."""
-    import importlib.util
     import json
     import sys
 
     from bot import rerank
     from bot.evaluate import split_of
-    from bot.settings import ROOT
 
     snippets = {"隐私": "自然人享有隐私权", "个人信息": "自然人的个人信息受法律保护", "偷拍": "除法律另有规定或者权利人明确同意外"}
     stems = ["催收把我的欠款告诉了同事，侵犯隐私吗", "网贷平台泄露我的个人信息怎么办", "有人在我家门口偷拍我", "别人公开了我的私密信息",
@@ -381,10 +395,7 @@ def test_the_reranker_fit_script_writes_a_model_the_assistant_loads(law_assistan
                                                                "a collector took photos of my bedroom", "they snooped in my email",
                                                                "my ex spies on my private chats"])), encoding="utf-8")
     out = tmp_path / "reranker.json"
-    spec = importlib.util.spec_from_file_location("fit_reranker", ROOT / "benchmarks" / "fit_reranker.py")
-    script = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "fit_reranker", script)  # its dataclass resolves names through sys.modules
-    spec.loader.exec_module(script)
+    script = fit_reranker_script
     monkeypatch.setattr(sys, "argv", ["fit_reranker.py", "--index", str(law_assistant.settings.index_dir),
                                       "--questions", str(stard), "--borrowers", str(borrowers), "--out", str(out)])
     assert script.main() == 0
@@ -393,37 +404,24 @@ def test_the_reranker_fit_script_writes_a_model_the_assistant_loads(law_assistan
     assert "sum, 5-fold" in capsys.readouterr().err  # the figures the choice of model kind rests on
 
 
-def test_train_only_questions_teach_every_fold_and_are_never_scored():
+def test_train_only_questions_teach_every_fold_and_are_never_scored(fit_reranker_script):
     """fit_reranker.py --train-only: questions already read (a fresh set) may join the training folds, but the
     5-fold figures stay those of the fit data alone, comparable with a run without them."""
-    import importlib.util
-    import sys
-
-    import numpy as np
-
     from bot.rerank import FEATURES
-    from bot.settings import ROOT
 
-    spec = importlib.util.spec_from_file_location("fit_reranker_cv", ROOT / "benchmarks" / "fit_reranker.py")
-    script = importlib.util.module_from_spec(spec)
-    sys.modules["fit_reranker_cv"] = script  # its dataclass resolves names through sys.modules
-    try:
-        spec.loader.exec_module(script)
-        rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)
 
-        def question() -> tuple[np.ndarray, np.ndarray]:
-            x = rng.random((6, len(FEATURES)))
-            y = np.zeros(6, dtype=bool)
-            y[rng.integers(6)] = True
-            x[y, 0] += 1.0  # the relevant candidate stands out on one feature
-            return x, y
+    def question() -> tuple[np.ndarray, np.ndarray]:
+        x = rng.random((6, len(FEATURES)))
+        y = np.zeros(6, dtype=bool)
+        y[rng.integers(6)] = True
+        x[y, 0] += 1.0  # the relevant candidate stands out on one feature
+        return x, y
 
-        rows = [question() for _ in range(30)]
-        sources = ["stard"] * 20 + ["borrowers"] * 5 + ["train_only"] * 5
-        data = script.Data([x for x, _ in rows], [y for _, y in rows], sources, [1.0] * 30)
-        keys = [[f"q{i}a{j}" for j in range(6)] for i in range(30)]
-        figures = script.cross_validate("linear", 1.0, data, keys)
-    finally:
-        del sys.modules["fit_reranker_cv"]
+    rows = [question() for _ in range(30)]
+    sources = ["stard"] * 20 + ["borrowers"] * 5 + ["train_only"] * 5
+    data = fit_reranker_script.Data([x for x, _ in rows], [y for _, y in rows], sources, [1.0] * 30)
+    keys = [[f"q{i}a{j}" for j in range(6)] for i in range(30)]
+    figures = fit_reranker_script.cross_validate("linear", 1.0, data, keys)
     assert set(figures) == {"stard", "borrowers"}
     assert figures["stard"]["success@1"] > 0.9  # the rule is learnable, so the folds did train
