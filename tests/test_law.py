@@ -425,3 +425,28 @@ def test_train_only_questions_teach_every_fold_and_are_never_scored(fit_reranker
     figures = fit_reranker_script.cross_validate("linear", 1.0, data, keys)
     assert set(figures) == {"stard", "borrowers"}
     assert figures["stard"]["success@1"] > 0.9  # the rule is learnable, so the folds did train
+
+
+def test_the_cosine_spread_benchmark_reports_how_close_the_model_holds_passages(law_assistant, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """benchmarks/cosine_spread.py on the fixture index: the spread of a question's cosines over all passages
+    (ordered percentiles) and where cosine alone ranks the passage holding the gold snippet."""
+    import importlib.util
+    import json
+    import sys
+
+    from bot.settings import ROOT
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "Q1", "q": "有人在我家门口偷拍我，侵犯隐私吗",
+                                     "gold": [["人格权编", "除法律另有规定或者权利人明确同意外"]]}, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("cosine_spread", ROOT / "benchmarks" / "cosine_spread.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(sys, "argv", ["cosine_spread.py", "--index", str(law_assistant.settings.index_dir), str(questions)])
+    assert script.main() == 0
+    report = json.loads(capsys.readouterr().out)
+    p1, p50, p99, best = report["cosine_p1_p50_p99_max"]
+    assert report["questions"] == 1 and -1 <= p1 <= p50 <= p99 <= best <= 1
+    assert report["with_gold"] == 1 and report["gold_rank_by_cosine_median"] >= 1
