@@ -45,7 +45,9 @@ def main() -> int:
     for row in rows:
         cosines = matrix @ model.embed_query_array(row["q"])
         spreads.append(spread(cosines))
-        gold = [i for i, p in enumerate(stored.passages) if row.get("gold") and relevant(p.doc_id, p.text, row["gold"])]
+        if not row.get("gold"):
+            continue
+        gold = [i for i, p in enumerate(stored.passages) if relevant(p.doc_id, p.text, row["gold"])]
         if gold:
             best = max(gold, key=lambda i: cosines[i])
             gold_ranks.append(int((cosines > cosines[best]).sum()) + 1)

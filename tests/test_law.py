@@ -17,7 +17,7 @@ from bot.prompts import Strings
 from bot.query import Query
 from bot.settings import Settings
 from bot.types import Hit, Passage
-from tests.conftest import SHIPPED_ARTICLES, SHIPPED_LAWS
+from tests.conftest import SHIPPED_ARTICLES, SHIPPED_LAWS, load_script
 
 PERSONALITY = SHIPPED_LAWS / "民法典" / "人格权编.md"
 PRIVATE_LENDING = SHIPPED_LAWS / "司法解释" / "最高人民法院关于审理民间借贷案件适用法律若干问题的规定(2020-12-29).md"
@@ -359,16 +359,7 @@ def test_a_borrowers_colloquial_english_question_is_answered_from_the_articles_p
 @pytest.fixture
 def fit_reranker_script(monkeypatch):
     """benchmarks/fit_reranker.py, loaded as a module."""
-    import importlib.util
-    import sys
-
-    from bot.settings import ROOT
-
-    spec = importlib.util.spec_from_file_location("fit_reranker", ROOT / "benchmarks" / "fit_reranker.py")
-    script = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "fit_reranker", script)  # its dataclass resolves names through sys.modules
-    spec.loader.exec_module(script)
-    return script
+    return load_script("benchmarks/fit_reranker.py", monkeypatch)
 
 
 def test_the_reranker_fit_script_writes_a_model_the_assistant_loads(law_assistant, tmp_path, capsys, monkeypatch,
@@ -431,19 +422,14 @@ def test_the_cosine_spread_benchmark_reports_how_close_the_model_holds_passages(
                                                                                  monkeypatch):
     """benchmarks/cosine_spread.py on the fixture index: the spread of a question's cosines over all passages
     (ordered percentiles) and where cosine alone ranks the passage holding the gold snippet."""
-    import importlib.util
     import json
     import sys
-
-    from bot.settings import ROOT
 
     questions = tmp_path / "q.jsonl"
     questions.write_text(json.dumps({"id": "Q1", "q": "有人在我家门口偷拍我，侵犯隐私吗",
                                      "gold": [["人格权编", "除法律另有规定或者权利人明确同意外"]]}, ensure_ascii=False) + "\n",
                          encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("cosine_spread", ROOT / "benchmarks" / "cosine_spread.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("benchmarks/cosine_spread.py", monkeypatch)
     monkeypatch.setattr(sys, "argv", ["cosine_spread.py", "--index", str(law_assistant.settings.index_dir), str(questions)])
     assert script.main() == 0
     report = json.loads(capsys.readouterr().out)
